@@ -1,0 +1,152 @@
+/**
+ * Named errors. Every error thrown by the public API is an instance of
+ * {@link RepramError} with a stable `name` (and `code`), so callers can
+ * branch on `err.name === 'InvalidKeyError'` without importing classes, and
+ * adapters (HTTP, CLI) can map names to status codes in one table.
+ *
+ * Messages say what was wrong and with which value; they never include
+ * stored values.
+ */
+
+export class RepramError extends Error {
+  /** Stable machine-readable code, e.g. `ERR_INVALID_KEY`. */
+  readonly code: string
+
+  constructor (message: string, code: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'RepramError'
+    this.code = code
+  }
+}
+
+/** The key is empty, too long, or not valid UTF-8 text. */
+export class InvalidKeyError extends RepramError {
+  static readonly code = 'ERR_INVALID_KEY'
+  constructor (message: string) {
+    super(message, InvalidKeyError.code)
+    this.name = 'InvalidKeyError'
+  }
+}
+
+/** The TTL is not a finite integer number of milliseconds within `[minTtl, maxTtl]`. */
+export class InvalidTtlError extends RepramError {
+  static readonly code = 'ERR_INVALID_TTL'
+  constructor (message: string) {
+    super(message, InvalidTtlError.code)
+    this.name = 'InvalidTtlError'
+  }
+}
+
+/** The value is not a string or Uint8Array, or it is larger than `maxValueBytes`. */
+export class ValueTooLargeError extends RepramError {
+  static readonly code = 'ERR_VALUE_TOO_LARGE'
+  readonly size: number
+  readonly limit: number
+  constructor (size: number, limit: number) {
+    super(`value is ${size} bytes, larger than maxValueBytes (${limit})`, ValueTooLargeError.code)
+    this.name = 'ValueTooLargeError'
+    this.size = size
+    this.limit = limit
+  }
+}
+
+/** A value of a type the store cannot hold (not a string or Uint8Array). */
+export class InvalidValueError extends RepramError {
+  static readonly code = 'ERR_INVALID_VALUE'
+  constructor (message: string) {
+    super(message, InvalidValueError.code)
+    this.name = 'InvalidValueError'
+  }
+}
+
+/** The store holds `maxEntries` entries or `maxBytes` bytes; nothing was changed. */
+export class StoreFullError extends RepramError {
+  static readonly code = 'ERR_STORE_FULL'
+  constructor (message: string) {
+    super(message, StoreFullError.code)
+    this.name = 'StoreFullError'
+  }
+}
+
+/** An option passed to `new RepramNode()` (or another factory) is invalid. */
+export class InvalidConfigError extends RepramError {
+  static readonly code = 'ERR_INVALID_CONFIG'
+  /** The option's name, e.g. `maxTtl` or `bootstrap[2]`. */
+  readonly field: string
+  constructor (field: string, message: string) {
+    super(`invalid option ${field}: ${message}`, InvalidConfigError.code)
+    this.name = 'InvalidConfigError'
+    this.field = field
+  }
+}
+
+/** A network operation was called before `start()` or after `stop()`. */
+export class NotStartedError extends RepramError {
+  static readonly code = 'ERR_NOT_STARTED'
+  constructor (message = 'the node is not started; call start() first') {
+    super(message, NotStartedError.code)
+    this.name = 'NotStartedError'
+  }
+}
+
+/**
+ * A put asked for `quorum` confirmations and fewer arrived within `timeout`.
+ * The entry IS stored locally and keeps replicating; `receipt` says how far it got.
+ */
+export class QuorumNotReachedError extends RepramError {
+  static readonly code = 'ERR_QUORUM_NOT_REACHED'
+  readonly receipt: PutReceiptLike
+  readonly quorum: number
+  constructor (quorum: number, receipt: PutReceiptLike) {
+    super(`write of "${receipt.key}" got ${receipt.confirmations} of ${quorum} confirmations in time; it is stored locally and still replicating`, QuorumNotReachedError.code)
+    this.name = 'QuorumNotReachedError'
+    this.quorum = quorum
+    this.receipt = receipt
+  }
+}
+
+/** The operation was aborted through its `signal`. */
+export class AbortError extends RepramError {
+  static readonly code = 'ABORT_ERR'
+  constructor (message = 'the operation was aborted') {
+    super(message, AbortError.code)
+    this.name = 'AbortError'
+  }
+}
+
+/** Bytes received from the network that are not a valid REPRAM message. */
+export class InvalidMessageError extends RepramError {
+  static readonly code = 'ERR_INVALID_MESSAGE'
+  constructor (message: string) {
+    super(message, InvalidMessageError.code)
+    this.name = 'InvalidMessageError'
+  }
+}
+
+interface PutReceiptLike {
+  key: string
+  confirmations: number
+}
+
+/** Throws {@link AbortError} when `signal` is aborted. */
+export function throwIfAborted (signal?: AbortSignal): void {
+  if (signal?.aborted === true) throw new AbortError()
+}
+
+/** An option of a call (e.g. `quorum`, `timeout`) is not valid. */
+export class InvalidArgumentError extends RepramError {
+  static readonly code = 'ERR_INVALID_ARGUMENT'
+  constructor (message: string) {
+    super(message, InvalidArgumentError.code)
+    this.name = 'InvalidArgumentError'
+  }
+}
+
+/** A `watch()` consumer fell too far behind; the iterator ends with this error. */
+export class WatchOverflowError extends RepramError {
+  static readonly code = 'ERR_WATCH_OVERFLOW'
+  constructor (limit: number) {
+    super(`watch consumer fell more than ${limit} changes behind`, WatchOverflowError.code)
+    this.name = 'WatchOverflowError'
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Builds the libp2p node REPRAM runs on: TCP + noise + yamux, identify,
+ * ping, gossipsub, and the discovery services the config asks for, tuned so
+ * many nodes on one host (tests, several apps on one machine, NAT) work:
+ * - gossipsub's IP-colocation penalty is off (it graylists more than a
+ *   handful of peers behind one IP);
+ * - the per-host inbound connection rate limit is raised;
+ * - unsigned messages (see replication/gossip.ts).
+ */
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
+import { mdns } from '@libp2p/mdns'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { preSharedKey } from '@libp2p/pnet'
+import type { Config } from './config.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p, PrivateKey, ConnectionGater } from '@libp2p/interface'
+
+export interface RepramServices {
+  pubsub: GossipSub
+  [name: string]: unknown
+}
+
+export function protocolIds (network: string): { topic: string, sync: string, kad: string, mdnsTag: string } {
+  return {
+    topic: `repram/${network}/entries/1`,
+    sync: `/repram/${network}/sync/1.0.0`,
+    kad: `/repram/${network}/kad/1.0.0`,
+    // One DNS label: letters, digits and hyphens, at most 63 bytes.
+    mdnsTag: `_repram-${network.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 48)}._udp.local`
+  }
+}
+
+export async function createNetwork (config: Config, privateKey: PrivateKey, gater: ConnectionGater): Promise<Libp2p<RepramServices>> {
+  const ids = protocolIds(config.network)
+  const services: Record<string, any> = {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub({
+      globalSignaturePolicy: StrictNoSign,
+      allowPublishToZeroTopicPeers: true,
+      ignoreDuplicatePublishError: true,
+      emitSelf: false,
+      scoreParams: { IPColocationFactorWeight: 0 },
+      // Sized for batches: one record may carry a 3 MiB value.
+      maxInboundDataLength: 4 * 1024 * 1024
+    })
+  }
+  const peerDiscovery: any[] = []
+  if (config.mdns !== false) {
+    peerDiscovery.push(mdns({ interval: config.mdns.interval, serviceTag: ids.mdnsTag }))
+  }
+  if (config.dht) {
+    services.dht = kadDHT({
+      protocol: ids.kad,
+      clientMode: false,
+      peerInfoMapper: passthroughMapper
+    })
+  }
+  return await createLibp2p({
+    privateKey,
+    start: false,
+    addresses: { listen: config.listen, announce: config.announce },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: config.psk !== undefined ? preSharedKey({ psk: config.psk }) : undefined,
+    connectionGater: gater,
+    connectionManager: {
+      maxConnections: 300,
+      inboundConnectionThreshold: 100,
+      maxIncomingPendingConnections: 50
+    },
+    peerDiscovery,
+    services
+  }) as unknown as Libp2p<RepramServices>
+}

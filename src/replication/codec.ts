@@ -1,0 +1,320 @@
+/**
+ * Binary wire format of REPRAM messages (gossip and sync frames).
+ *
+ * Every message starts with a format byte (`FORMAT` = 1) and a kind byte.
+ * Integers are unsigned LEB128 varints (up to 2^53-1); strings are a varint
+ * byte length and UTF-8 bytes; byte arrays likewise.
+ *
+ *   RECORDS  (1): count, then `count` records
+ *   ACKS     (2): acker peer id, count, then `count` × (origin, wall, counter)
+ *   SUMMARY  (3): bucket count, then bucket count × 8 digest bytes
+ *   WANT     (4): count, then `count` bucket indices
+ *   END      (5): nothing
+ *
+ *   record: flags (u8: 1 value, 2 ack requested, 4 content type, 8 guard),
+ *           key, wall, counter, origin, expiresAt,
+ *           [guardUntil], [contentType], [value]
+ *
+ * Times are absolute epoch ms: a replica never re-bases a TTL.
+ * `decodeMessage` checks every length against the remaining bytes and the
+ * configured limits, refuses trailing bytes, invalid UTF-8 and unknown
+ * flags, and throws `InvalidMessageError` saying what was wrong. It never
+ * reads past the buffer, whatever the bytes.
+ */
+import { isUtf8 } from 'node:buffer'
+import { InvalidMessageError } from '../errors.ts'
+import type { StoreRecord } from '../store/memory-store.ts'
+
+export const FORMAT = 1
+
+export const Kind = {
+  RECORDS: 1,
+  ACKS: 2,
+  SUMMARY: 3,
+  WANT: 4,
+  END: 5
+} as const
+
+const F_VALUE = 1
+const F_ACK = 2
+const F_CTYPE = 4
+const F_GUARD = 8
+const KNOWN_FLAGS = F_VALUE | F_ACK | F_CTYPE | F_GUARD
+
+/** Longest origin peer id accepted (bytes). */
+export const MAX_ORIGIN_BYTES = 128
+/** Longest content type accepted (bytes). */
+export const MAX_CONTENT_TYPE_BYTES = 256
+
+/** A record on the wire: a store record, and whether the writer wants acks. */
+export interface WireRecord extends StoreRecord {
+  ack?: boolean
+}
+
+export interface Ack {
+  origin: string
+  wall: number
+  counter: number
+}
+
+export type Message =
+  | { kind: typeof Kind.RECORDS, records: WireRecord[] }
+  | { kind: typeof Kind.ACKS, acker: string, acks: Ack[] }
+  | { kind: typeof Kind.SUMMARY, digests: Uint32Array }
+  | { kind: typeof Kind.WANT, buckets: number[] }
+  | { kind: typeof Kind.END }
+
+export interface DecodeLimits {
+  maxKeyBytes: number
+  maxValueBytes: number
+}
+
+// --- encoding ----------------------------------------------------------------
+
+function varintSize (n: number): number {
+  let size = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); size++ }
+  return size
+}
+
+class Writer {
+  readonly buf: Buffer
+  pos = 0
+  constructor (size: number) { this.buf = Buffer.allocUnsafe(size) }
+  u8 (n: number): void { this.buf[this.pos++] = n }
+  varint (n: number): void {
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 128) | 0x80
+      n = Math.floor(n / 128)
+    }
+    this.buf[this.pos++] = n
+  }
+  string (s: string, bytes: number): void {
+    this.varint(bytes)
+    this.pos += this.buf.write(s, this.pos, bytes, 'utf8')
+  }
+  bytes (b: Uint8Array): void {
+    this.varint(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
+  done (): Uint8Array {
+    return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos)
+  }
+}
+
+/** Encoded size of one record, bytes. */
+export function recordSize (r: WireRecord): number {
+  const kb = Buffer.byteLength(r.key)
+  const ob = Buffer.byteLength(r.origin)
+  let size = 1 + varintSize(kb) + kb + varintSize(r.wall) + varintSize(r.counter) + varintSize(ob) + ob + varintSize(r.expiresAt)
+  if (r.guardUntil > 0) size += varintSize(r.guardUntil)
+  if (r.contentType !== undefined) {
+    const cb = Buffer.byteLength(r.contentType)
+    size += varintSize(cb) + cb
+  }
+  if (r.value !== null) size += varintSize(r.value.length) + r.value.length
+  return size
+}
+
+/** Encodes a batch of records. `sizes` may pass precomputed `recordSize`s. */
+export function encodeRecords (records: readonly WireRecord[], totalSize?: number): Uint8Array {
+  let size = 2 + varintSize(records.length)
+  if (totalSize === undefined) for (const r of records) size += recordSize(r)
+  else size += totalSize
+  const w = new Writer(size)
+  w.u8(FORMAT)
+  w.u8(Kind.RECORDS)
+  w.varint(records.length)
+  for (const r of records) {
+    let flags = 0
+    if (r.value !== null) flags |= F_VALUE
+    if (r.ack === true) flags |= F_ACK
+    if (r.contentType !== undefined) flags |= F_CTYPE
+    if (r.guardUntil > 0) flags |= F_GUARD
+    w.u8(flags)
+    w.string(r.key, Buffer.byteLength(r.key))
+    w.varint(r.wall)
+    w.varint(r.counter)
+    w.string(r.origin, Buffer.byteLength(r.origin))
+    w.varint(r.expiresAt)
+    if ((flags & F_GUARD) !== 0) w.varint(r.guardUntil)
+    if (r.contentType !== undefined) w.string(r.contentType, Buffer.byteLength(r.contentType))
+    if (r.value !== null) w.bytes(r.value)
+  }
+  return w.done()
+}
+
+export function encodeAcks (acker: string, acks: readonly Ack[]): Uint8Array {
+  const ab = Buffer.byteLength(acker)
+  let size = 2 + varintSize(ab) + ab + varintSize(acks.length)
+  for (const a of acks) {
+    const ob = Buffer.byteLength(a.origin)
+    size += varintSize(ob) + ob + varintSize(a.wall) + varintSize(a.counter)
+  }
+  const w = new Writer(size)
+  w.u8(FORMAT)
+  w.u8(Kind.ACKS)
+  w.string(acker, ab)
+  w.varint(acks.length)
+  for (const a of acks) {
+    w.string(a.origin, Buffer.byteLength(a.origin))
+    w.varint(a.wall)
+    w.varint(a.counter)
+  }
+  return w.done()
+}
+
+export function encodeSummary (digests: Uint32Array): Uint8Array {
+  const w = new Writer(2 + varintSize(digests.length / 2) + digests.length * 4)
+  w.u8(FORMAT)
+  w.u8(Kind.SUMMARY)
+  w.varint(digests.length / 2)
+  for (let i = 0; i < digests.length; i++) {
+    w.buf.writeUInt32LE(digests[i], w.pos)
+    w.pos += 4
+  }
+  return w.done()
+}
+
+export function encodeWant (buckets: readonly number[]): Uint8Array {
+  let size = 2 + varintSize(buckets.length)
+  for (const b of buckets) size += varintSize(b)
+  const w = new Writer(size)
+  w.u8(FORMAT)
+  w.u8(Kind.WANT)
+  w.varint(buckets.length)
+  for (const b of buckets) w.varint(b)
+  return w.done()
+}
+
+export function encodeEnd (): Uint8Array {
+  return Uint8Array.of(FORMAT, Kind.END)
+}
+
+// --- decoding ----------------------------------------------------------------
+
+class Reader {
+  private readonly buf: Uint8Array
+  pos = 0
+  constructor (buf: Uint8Array) { this.buf = buf }
+  get remaining (): number { return this.buf.length - this.pos }
+  u8 (what: string): number {
+    if (this.pos >= this.buf.length) throw new InvalidMessageError(`truncated message: missing ${what}`)
+    return this.buf[this.pos++]
+  }
+  varint (what: string): number {
+    let n = 0
+    let scale = 1
+    for (let i = 0; ; i++) {
+      if (this.pos >= this.buf.length) throw new InvalidMessageError(`truncated message: incomplete ${what}`)
+      const b = this.buf[this.pos++]
+      n += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) break
+      scale *= 128
+      if (i >= 7) throw new InvalidMessageError(`${what} is longer than 8 varint bytes`)
+    }
+    if (n > Number.MAX_SAFE_INTEGER) throw new InvalidMessageError(`${what} ${n} is larger than 2^53-1`)
+    return n
+  }
+  length (what: string, max: number): number {
+    const n = this.varint(`${what} length`)
+    if (n > max) throw new InvalidMessageError(`${what} is ${n} bytes, more than the limit of ${max}`)
+    if (n > this.remaining) throw new InvalidMessageError(`truncated message: ${what} needs ${n} bytes, ${this.remaining} left`)
+    return n
+  }
+  string (what: string, max: number): string {
+    const n = this.length(what, max)
+    const bytes = this.buf.subarray(this.pos, this.pos + n)
+    if (!isUtf8(bytes)) throw new InvalidMessageError(`${what} is not valid UTF-8`)
+    this.pos += n
+    return Buffer.from(bytes.buffer, bytes.byteOffset, n).toString('utf8')
+  }
+  bytes (what: string, max: number): Uint8Array {
+    const n = this.length(what, max)
+    // A copy: a stored value must not pin the whole message buffer in memory.
+    const out = this.buf.slice(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+  count (what: string, minItemBytes: number): number {
+    const n = this.varint(what)
+    if (n * minItemBytes > this.remaining) throw new InvalidMessageError(`${what} ${n} cannot fit in the ${this.remaining} bytes left`)
+    return n
+  }
+}
+
+function decodeRecord (r: Reader, limits: DecodeLimits): WireRecord {
+  const flags = r.u8('record flags')
+  if ((flags & ~KNOWN_FLAGS) !== 0) throw new InvalidMessageError(`unknown record flags 0x${flags.toString(16)}`)
+  const key = r.string('key', limits.maxKeyBytes)
+  if (key.length === 0) throw new InvalidMessageError('empty key')
+  const wall = r.varint('wall')
+  const counter = r.varint('counter')
+  if (counter > 0xffffffff) throw new InvalidMessageError(`counter ${counter} is larger than 2^32-1`)
+  const origin = r.string('origin', MAX_ORIGIN_BYTES)
+  if (origin.length === 0) throw new InvalidMessageError('empty origin')
+  const expiresAt = r.varint('expiresAt')
+  const guardUntil = (flags & F_GUARD) !== 0 ? r.varint('guardUntil') : 0
+  const contentType = (flags & F_CTYPE) !== 0 ? r.string('content type', MAX_CONTENT_TYPE_BYTES) : undefined
+  const value = (flags & F_VALUE) !== 0 ? r.bytes('value', limits.maxValueBytes) : null
+  const rec: WireRecord = { key, value, expiresAt, wall, counter, origin, contentType, guardUntil }
+  if ((flags & F_ACK) !== 0) rec.ack = true
+  return rec
+}
+
+/** Decodes one message. Throws `InvalidMessageError` on anything malformed. */
+export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message {
+  const r = new Reader(data)
+  const format = r.u8('format')
+  if (format !== FORMAT) throw new InvalidMessageError(`unknown format ${format} (this node speaks ${FORMAT})`)
+  const kind = r.u8('kind')
+  let msg: Message
+  switch (kind) {
+    case Kind.RECORDS: {
+      const n = r.count('record count', 8)
+      const records: WireRecord[] = new Array(n)
+      for (let i = 0; i < n; i++) records[i] = decodeRecord(r, limits)
+      msg = { kind, records }
+      break
+    }
+    case Kind.ACKS: {
+      const acker = r.string('acker', MAX_ORIGIN_BYTES)
+      const n = r.count('ack count', 3)
+      const acks: Ack[] = new Array(n)
+      for (let i = 0; i < n; i++) {
+        acks[i] = { origin: r.string('ack origin', MAX_ORIGIN_BYTES), wall: r.varint('ack wall'), counter: r.varint('ack counter') }
+      }
+      msg = { kind, acker, acks }
+      break
+    }
+    case Kind.SUMMARY: {
+      const n = r.count('bucket count', 8)
+      if (n === 0 || n > 65536) throw new InvalidMessageError(`bucket count ${n} is outside [1, 65536]`)
+      const digests = new Uint32Array(n * 2)
+      const view = new DataView(data.buffer, data.byteOffset + r.pos, n * 8)
+      for (let i = 0; i < n * 2; i++) digests[i] = view.getUint32(i * 4, true)
+      r.pos += n * 8
+      msg = { kind, digests }
+      break
+    }
+    case Kind.WANT: {
+      const n = r.count('bucket count', 1)
+      const buckets: number[] = new Array(n)
+      for (let i = 0; i < n; i++) {
+        const b = r.varint('bucket')
+        if (b > 65535) throw new InvalidMessageError(`bucket ${b} is out of range`)
+        buckets[i] = b
+      }
+      msg = { kind, buckets }
+      break
+    }
+    case Kind.END:
+      msg = { kind }
+      break
+    default:
+      throw new InvalidMessageError(`unknown message kind ${kind}`)
+  }
+  if (r.remaining !== 0) throw new InvalidMessageError(`${r.remaining} trailing bytes after the message`)
+  return msg
+}

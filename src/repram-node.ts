@@ -1,0 +1,473 @@
+/**
+ * `RepramNode`: the facade that wires the store, replication and discovery
+ * to one libp2p node.
+ *
+ * Data flow of a put: validate -> HLC version -> apply to the local store
+ * (last writer wins) -> `entry:set` -> queue on the gossip batcher -> peers
+ * validate, apply, and (when the writer asked for a quorum) ack over gossip.
+ * Late joiners and healed partitions are caught up by the sync protocol.
+ */
+import { TypedEventEmitter } from 'main-event'
+import { logger } from '@libp2p/logger'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { resolveConfig } from './config.ts'
+import { MemoryStore } from './store/memory-store.ts'
+import { HybridClock, formatVersion } from './store/hlc.ts'
+import { GossipReplicator } from './replication/gossip.ts'
+import { SyncProtocol } from './replication/sync.ts'
+import { newCounters } from './replication/counters.ts'
+import { PeerDialer } from './discovery/dialer.ts'
+import { DhtRendezvous } from './discovery/dht-rendezvous.ts'
+import { createNetwork, protocolIds } from './network.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
+import { AbortError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
+import type { Config, RepramNodeInit } from './config.ts'
+import type { Change, Entry, KeysOptions, NodeStats, PutOptions, PutReceipt, RepramNodeEvents, WatchOptions, AbortOptions } from './types.ts'
+import type { StoreRecord } from './store/memory-store.ts'
+import type { Ack, WireRecord } from './replication/codec.ts'
+import type { Counters } from './replication/counters.ts'
+import type { RepramServices } from './network.ts'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+
+/** Default wait for quorum confirmations, ms. */
+const DEFAULT_QUORUM_TIMEOUT = 5000
+/** Changes a `watch()` consumer may fall behind before it is ended. */
+const WATCH_BUFFER = 100_000
+
+interface PendingQuorum {
+  ackers: Set<string>
+  needed: number
+  done: () => void
+}
+
+interface Running {
+  libp2p: Libp2p<RepramServices>
+  gossip: GossipReplicator
+  sync: SyncProtocol
+  dialer: PeerDialer
+  dht?: DhtRendezvous
+  topologyId: string
+  antiEntropy?: ReturnType<typeof setInterval>
+  startedAt: number
+  peerId: string
+}
+
+export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
+  /** The validated options, defaults filled in. */
+  readonly config: Readonly<Config>
+  private readonly store: MemoryStore
+  private readonly hlc: HybridClock
+  private counters: Counters = newCounters()
+  private running?: Running
+  private starting?: Promise<void>
+  private privateKey?: PrivateKey
+  private readonly repramPeers = new Set<string>()
+  private readonly blocked = new Set<string>()
+  private readonly pending = new Map<string, PendingQuorum>()
+  private readonly log = logger('repram:node')
+
+  constructor (init: RepramNodeInit = {}) {
+    super()
+    this.config = Object.freeze(resolveConfig(init))
+    this.privateKey = this.config.privateKey
+    this.hlc = new HybridClock(this.config.clock)
+    this.store = new MemoryStore({
+      clock: this.config.clock,
+      maxEntries: this.config.maxEntries,
+      maxBytes: this.config.maxBytes,
+      onExpire: (key, expiresAt) => {
+        this.counters.expired++
+        this.emit('entry:expire', { type: 'expire', key, expiresAt })
+      }
+    })
+  }
+
+  get started (): boolean { return this.running !== undefined }
+
+  /** This node's peer id. Throws `NotStartedError` before `start()`. */
+  get peerId (): string { return this.requireRunning().peerId }
+
+  /** Addresses peers can dial, each ending in `/p2p/<peer id>`. */
+  get multiaddrs (): string[] {
+    return this.running?.libp2p.getMultiaddrs().map(String) ?? []
+  }
+
+  /** Connected peers of the same network, as peer id strings. */
+  get peers (): string[] { return [...this.repramPeers] }
+
+  /** Connected peers of the same network with their remote addresses. */
+  peerInfo (): Array<{ peerId: string, addresses: string[] }> {
+    const libp2p = this.running?.libp2p
+    if (libp2p === undefined) return []
+    return this.peers.map(peerId => ({
+      peerId,
+      addresses: [...new Set(libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId).map(c => c.remoteAddr.toString()))]
+    }))
+  }
+
+  async start (): Promise<void> {
+    if (this.running !== undefined) return
+    this.starting ??= this.doStart().finally(() => { this.starting = undefined })
+    await this.starting
+  }
+
+  private async doStart (): Promise<void> {
+    const config = this.config
+    if (this.privateKey === undefined) {
+      this.privateKey = config.identityFile !== undefined
+        ? await loadOrCreateIdentity(config.identityFile)
+        : await generateKeyPair('Ed25519')
+    }
+    const blocked = this.blocked
+    const isBlocked = (peer: PeerId): boolean => blocked.has(peer.toString())
+    const libp2p = await createNetwork(config, this.privateKey, {
+      denyDialPeer: isBlocked,
+      denyInboundEncryptedConnection: isBlocked,
+      denyOutboundEncryptedConnection: isBlocked
+    })
+    const peerId = libp2p.peerId.toString()
+    const ids = protocolIds(config.network)
+    this.counters = newCounters()
+    const limits = { maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes }
+    const bounds = { maxTtl: config.maxTtl, maxClockSkew: config.maxClockSkew }
+    const gossip = new GossipReplicator({
+      pubsub: libp2p.services.pubsub,
+      topic: ids.topic,
+      self: peerId,
+      limits,
+      bounds,
+      clock: config.clock,
+      counters: this.counters,
+      log: logger('repram:gossip'),
+      onRecords: (records) => { this.applyRemote(records, true) },
+      onAcks: (acker, acks) => { this.onAcks(acker, acks) }
+    })
+    const sync = new SyncProtocol({
+      libp2p,
+      protocol: ids.sync,
+      store: this.store,
+      limits,
+      bounds,
+      clock: config.clock,
+      counters: this.counters,
+      log: logger('repram:sync'),
+      onRecords: (records) => { this.applyRemote(records, false) }
+    })
+    const dialer = new PeerDialer({
+      libp2p,
+      bootstrap: config.bootstrap,
+      counters: this.counters,
+      log: logger('repram:dialer'),
+      isBlocked: id => blocked.has(id)
+    })
+    try {
+      await libp2p.start()
+      gossip.start()
+      await sync.start()
+      const topologyId = await libp2p.register(ids.sync, {
+        onConnect: (peer) => { this.onPeerConnect(peer) },
+        onDisconnect: (peer) => { this.onPeerDisconnect(peer) }
+      })
+      dialer.start()
+      let dht: DhtRendezvous | undefined
+      if (config.dht) {
+        dht = new DhtRendezvous({ libp2p, network: config.network, log: logger('repram:dht'), dial: async (peer) => await dialer.dial(peer) })
+        dht.start()
+      }
+      this.running = { libp2p, gossip, sync, dialer, dht, topologyId, startedAt: Date.now(), peerId }
+      if (config.syncInterval > 0) {
+        this.running.antiEntropy = setInterval(() => { this.antiEntropy() }, config.syncInterval)
+        this.running.antiEntropy.unref?.()
+      }
+      this.store.start()
+      this.log('started %s on %a', peerId, libp2p.getMultiaddrs())
+    } catch (err) {
+      await Promise.resolve(libp2p.stop()).catch(() => {})
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    await this.starting?.catch(() => {})
+    const running = this.running
+    if (running === undefined) return
+    this.running = undefined
+    clearInterval(running.antiEntropy)
+    this.store.stop()
+    running.dht?.stop()
+    running.dialer.stop()
+    running.libp2p.unregister(running.topologyId)
+    running.gossip.stop()
+    for (const p of this.pending.values()) p.done()
+    await running.sync.stop()
+    await Promise.resolve(running.libp2p.stop()).catch(err => { this.log.error("stopping libp2p failed - %e", err) })
+    const left = [...this.repramPeers]
+    this.repramPeers.clear()
+    for (const peerId of left) this.emit('peer:leave', { peerId })
+  }
+
+  /**
+   * Stores `value` under `key` for `ttl` ms, here and on every peer.
+   * Resolves once stored locally and queued for gossip, or, with `quorum`,
+   * once that many other nodes confirmed storing it.
+   */
+  async put (key: string, value: string | Uint8Array, opts: PutOptions = {}): Promise<PutReceipt> {
+    throwIfAborted(opts.signal)
+    const running = this.requireRunning()
+    const config = this.config
+    validateKey(key, config.maxKeyBytes)
+    const ttl = validateTtl(opts.ttl ?? config.defaultTtl, config)
+    const bytes = toValueBytes(value, config.maxValueBytes)
+    const contentType = validateContentType(opts.contentType)
+    const quorum = validateCount('quorum', opts.quorum, 0, 0, 1000)
+    const timeout = validateCount('timeout', opts.timeout, DEFAULT_QUORUM_TIMEOUT, 1, 600_000)
+    const full = this.store.checkCapacity(key, bytes.length)
+    if (full !== undefined) throw new StoreFullError(`cannot store "${key}": ${full}`)
+
+    const now = config.clock()
+    const { wall, counter } = this.hlc.tick()
+    const rec: WireRecord = { key, value: bytes, expiresAt: now + ttl, wall, counter, origin: running.peerId, contentType, guardUntil: 0 }
+    const result = this.store.apply(rec)
+    if (result.status === 'full') throw new StoreFullError(`cannot store "${key}": the store is full`)
+    rec.guardUntil = this.store.record(key)?.guardUntil ?? 0
+    this.counters.putsLocal++
+    this.emitSet(rec, true)
+
+    const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }
+    if (quorum === 0) {
+      running.gossip.send(rec)
+      return receipt
+    }
+    rec.ack = true
+    const ackers = await this.awaitQuorum(receipt.version, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
+    receipt.confirmations = ackers
+    if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
+    return receipt
+  }
+
+  /** The live entry under `key`, or `undefined` (absent, deleted or expired). */
+  async get (key: string, opts: AbortOptions = {}): Promise<Entry | undefined> {
+    throwIfAborted(opts.signal)
+    this.requireRunning()
+    validateKey(key, this.config.maxKeyBytes)
+    return this.store.get(key)
+  }
+
+  /**
+   * Deletes `key` everywhere with a replicated tombstone. Resolves to whether
+   * this node held a live value. A key this node has never seen is left
+   * alone (there is nothing it could supersede).
+   */
+  async delete (key: string, opts: AbortOptions = {}): Promise<boolean> {
+    throwIfAborted(opts.signal)
+    const running = this.requireRunning()
+    validateKey(key, this.config.maxKeyBytes)
+    const current = this.store.record(key)
+    if (current === undefined) return false
+    const { wall, counter } = this.hlc.tick()
+    const horizon = Math.max(current.expiresAt, current.guardUntil)
+    const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
+    const { hadValue } = this.store.apply(tomb)
+    this.counters.deletesLocal++
+    if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
+    running.gossip.send(tomb)
+    return hadValue
+  }
+
+  /** Live keys, sorted, optionally only those starting with `prefix`. */
+  keys (opts: KeysOptions = {}): string[] {
+    return this.store.keys(opts.prefix ?? '')
+  }
+
+  /**
+   * Changes as they happen (sets, deletes, expiries; local and replicated),
+   * optionally only for keys starting with `prefix`, until `signal` aborts
+   * or the loop breaks.
+   */
+  async * watch (opts: WatchOptions = {}): AsyncGenerator<Change> {
+    const prefix = opts.prefix ?? ''
+    const signal = opts.signal
+    throwIfAborted(signal)
+    const queue: Change[] = []
+    let wake: (() => void) | undefined
+    let overflow = false
+    const onChange = (evt: CustomEvent<Change>): void => {
+      if (!evt.detail.key.startsWith(prefix)) return
+      if (queue.length >= WATCH_BUFFER) overflow = true
+      else queue.push(evt.detail)
+      wake?.()
+    }
+    const onAbort = (): void => wake?.()
+    const types = ['entry:set', 'entry:delete', 'entry:expire'] as const
+    for (const t of types) this.addEventListener(t, onChange as any)
+    signal?.addEventListener('abort', onAbort)
+    try {
+      for (;;) {
+        if (signal?.aborted === true) return
+        if (overflow) throw new WatchOverflowError(WATCH_BUFFER)
+        const next = queue.shift()
+        if (next !== undefined) { yield next; continue }
+        await new Promise<void>(resolve => { wake = resolve })
+        wake = undefined
+      }
+    } finally {
+      for (const t of types) this.removeEventListener(t, onChange as any)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  stats (): NodeStats {
+    return {
+      peerId: this.running?.peerId ?? '',
+      network: this.config.network,
+      started: this.running !== undefined,
+      uptimeMs: this.running !== undefined ? Date.now() - this.running.startedAt : 0,
+      entries: this.store.size,
+      bytes: this.store.bytes,
+      tombstones: this.store.markerCount,
+      peers: this.repramPeers.size,
+      counters: { ...this.counters }
+    }
+  }
+
+  /** Disconnects `peerId` and refuses connections with it until `unblockPeer`. */
+  async blockPeer (peerId: string): Promise<void> {
+    this.blocked.add(peerId)
+    const libp2p = this.running?.libp2p
+    if (libp2p === undefined) return
+    await Promise.all(libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId).map(async c => { await c.close().catch(() => {}) }))
+  }
+
+  /** Allows connections with `peerId` again (bootstrap and discovery redial it). */
+  unblockPeer (peerId: string): void {
+    this.blocked.delete(peerId)
+  }
+
+  /** Runs one sync round with `peerId` now (normally automatic). */
+  async syncWith (peerId: string): Promise<void> {
+    const running = this.requireRunning()
+    const peer = running.libp2p.getConnections().find(c => c.remotePeer.toString() === peerId)?.remotePeer
+    if (peer !== undefined) await running.sync.sync(peer)
+  }
+
+  /** Dials a peer by multiaddr (ending in `/p2p/<id>`); resolves to whether it is connected. */
+  async dial (addr: string): Promise<boolean> {
+    const running = this.requireRunning()
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    return await running.dialer.dial(multiaddr(addr))
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  private requireRunning (): Running {
+    if (this.running === undefined) throw new NotStartedError()
+    return this.running
+  }
+
+  private emit<K extends keyof RepramNodeEvents> (type: K, detail: RepramNodeEvents[K]['detail']): void {
+    if (this.listenerCount(type) === 0) return
+    try {
+      this.safeDispatchEvent(type, { detail } as any)
+    } catch (err) {
+      this.counters.backgroundErrors++
+      this.log.error('a %s listener threw - %e', type, err)
+    }
+  }
+
+  private emitSet (rec: StoreRecord, local: boolean): void {
+    if (this.listenerCount('entry:set') === 0) return
+    const entry: Entry = {
+      key: rec.key,
+      value: rec.value!,
+      expiresAt: rec.expiresAt,
+      createdAt: rec.wall,
+      version: formatVersion(rec.wall, rec.counter),
+      origin: rec.origin,
+      contentType: rec.contentType
+    }
+    this.emit('entry:set', { type: 'set', key: rec.key, entry, local })
+  }
+
+  /** Applies validated records from a peer; acks those that asked (gossip only). */
+  private applyRemote (records: WireRecord[], viaGossip: boolean): void {
+    const running = this.running
+    if (running === undefined) return
+    for (const rec of records) {
+      this.hlc.observe(rec.wall, rec.counter)
+      const { status, hadValue } = this.store.apply(rec)
+      if (status === 'applied') {
+        this.counters.replicatedApplied++
+        if (rec.value !== null) this.emitSet(rec, false)
+        else if (hadValue) this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false })
+        if (viaGossip && rec.ack === true && rec.value !== null) running.gossip.ack({ origin: rec.origin, wall: rec.wall, counter: rec.counter })
+      } else if (status === 'stale') {
+        this.counters.replicatedStale++
+      } else if (status === 'expired') {
+        if (hadValue) this.emit('entry:expire', { type: 'expire', key: rec.key, expiresAt: rec.expiresAt })
+      } else {
+        this.counters.rejected++
+        this.log('store full: dropped replicated write of "%s"', rec.key)
+      }
+    }
+  }
+
+  private onAcks (acker: string, acks: Ack[]): void {
+    const self = this.running?.peerId
+    for (const ack of acks) {
+      if (ack.origin !== self) continue
+      const pending = this.pending.get(formatVersion(ack.wall, ack.counter))
+      if (pending === undefined) continue
+      pending.ackers.add(acker)
+      if (pending.ackers.size >= pending.needed) pending.done()
+    }
+  }
+
+  /** Waits until `needed` peers acked `version`; resolves to how many did. */
+  private async awaitQuorum (version: string, needed: number, timeout: number, signal: AbortSignal | undefined, send: () => void): Promise<number> {
+    const ackers = new Set<string>()
+    let aborted = false
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(done, timeout)
+      const onAbort = (): void => { aborted = true; done() }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      function done (): void {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      this.pending.set(version, { ackers, needed, done })
+      send()
+    })
+    this.pending.delete(version)
+    if (aborted) throw new AbortError()
+    return ackers.size
+  }
+
+  private onPeerConnect (peer: PeerId): void {
+    const running = this.running
+    const id = peer.toString()
+    if (running === undefined || this.repramPeers.has(id)) return
+    this.repramPeers.add(id)
+    this.log('peer joined %p', peer)
+    this.emit('peer:join', { peerId: id })
+    // One side starts the catch-up round; a round moves data both ways.
+    if (running.peerId < id) void running.sync.sync(peer)
+  }
+
+  private onPeerDisconnect (peer: PeerId): void {
+    const id = peer.toString()
+    if (!this.repramPeers.delete(id)) return
+    this.log('peer left %p', peer)
+    this.emit('peer:leave', { peerId: id })
+  }
+
+  private antiEntropy (): void {
+    const running = this.running
+    if (running === undefined || this.repramPeers.size === 0) return
+    const peers = [...this.repramPeers]
+    const pick = peers[Math.floor(Math.random() * peers.length)]
+    const peer = running.libp2p.getConnections().find(c => c.remotePeer.toString() === pick)?.remotePeer
+    if (peer !== undefined) void running.sync.sync(peer)
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Reference-counted string interning: the store keeps one copy of each
+ * origin peer id and content type, and slots refer to it by a small index.
+ * An index is released (and reused) when no slot refers to it any more, so
+ * the table is bounded by what the store holds.
+ */
+export class Interner {
+  private readonly ids = new Map<string, number>()
+  private strings: Array<string | undefined> = []
+  private refs: number[] = []
+  private readonly free: number[] = []
+  /** Per-index 32-bit hash of the string, for the sync digest. */
+  readonly hashes: number[] = []
+  private readonly hash: (s: string) => number
+
+  constructor (hash: (s: string) => number) {
+    this.hash = hash
+  }
+
+  /** Index of `s`, taking a reference. */
+  acquire (s: string): number {
+    let id = this.ids.get(s)
+    if (id === undefined) {
+      id = this.free.pop() ?? this.strings.length
+      this.ids.set(s, id)
+      this.strings[id] = s
+      this.refs[id] = 0
+      this.hashes[id] = this.hash(s)
+    }
+    this.refs[id]++
+    return id
+  }
+
+  release (id: number): void {
+    if (--this.refs[id] === 0) {
+      this.ids.delete(this.strings[id]!)
+      this.strings[id] = undefined
+      this.free.push(id)
+    }
+  }
+
+  get (id: number): string {
+    return this.strings[id]!
+  }
+
+  get size (): number { return this.ids.size }
+}

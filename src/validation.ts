@@ -1,0 +1,64 @@
+/**
+ * Checks on what callers pass to `put`/`get`/`delete`. Pure functions that
+ * throw the named errors; the HTTP adapter relies on the same checks through
+ * the public API.
+ */
+import { InvalidArgumentError, InvalidKeyError, InvalidTtlError, InvalidValueError, ValueTooLargeError } from './errors.ts'
+import type { Config } from './config.ts'
+
+// C0 controls and DEL: they break logs, terminals and URLs.
+const CONTROL_RE = /[\u0000-\u001f\u007f]/ // eslint-disable-line no-control-regex
+const encoder = new TextEncoder()
+
+export function validateKey (key: unknown, maxKeyBytes: number): string {
+  if (typeof key !== 'string') throw new InvalidKeyError(`key must be a string, got ${typeof key}`)
+  if (key.length === 0) throw new InvalidKeyError('key must not be empty')
+  if (!key.isWellFormed()) throw new InvalidKeyError('key is not valid Unicode (lone surrogate)')
+  if (CONTROL_RE.test(key)) throw new InvalidKeyError('key must not contain control characters')
+  const bytes = Buffer.byteLength(key, 'utf8')
+  if (bytes > maxKeyBytes) throw new InvalidKeyError(`key is ${bytes} bytes of UTF-8, longer than maxKeyBytes (${maxKeyBytes})`)
+  return key
+}
+
+export function validateTtl (ttl: unknown, config: Pick<Config, 'minTtl' | 'maxTtl'>): number {
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl)) {
+    throw new InvalidTtlError(`ttl must be an integer number of milliseconds, got ${typeof ttl === 'number' ? ttl : typeof ttl}`)
+  }
+  if (ttl < config.minTtl || ttl > config.maxTtl) {
+    throw new InvalidTtlError(`ttl ${ttl} ms is outside the allowed range [${config.minTtl}, ${config.maxTtl}] ms`)
+  }
+  return ttl
+}
+
+/** The value as bytes the store owns (a copy: later changes by the caller do not leak in). */
+export function toValueBytes (value: unknown, maxValueBytes: number): Uint8Array {
+  let bytes: Uint8Array
+  if (typeof value === 'string') {
+    bytes = encoder.encode(value)
+  } else if (value instanceof Uint8Array) {
+    if (value.length > maxValueBytes) throw new ValueTooLargeError(value.length, maxValueBytes)
+    bytes = new Uint8Array(value)
+  } else {
+    throw new InvalidValueError(`value must be a string or Uint8Array, got ${value === null ? 'null' : typeof value}`)
+  }
+  if (bytes.length > maxValueBytes) throw new ValueTooLargeError(bytes.length, maxValueBytes)
+  return bytes
+}
+
+const CONTENT_TYPE_RE = /^[\x20-\x7e]{1,256}$/
+
+export function validateContentType (contentType: unknown): string | undefined {
+  if (contentType === undefined) return undefined
+  if (typeof contentType !== 'string' || !CONTENT_TYPE_RE.test(contentType)) {
+    throw new InvalidValueError('contentType must be 1-256 printable ASCII characters')
+  }
+  return contentType
+}
+
+export function validateCount (name: string, value: unknown, def: number, min: number, max: number): number {
+  if (value === undefined) return def
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`)
+  }
+  return value
+}
