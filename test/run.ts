@@ -56,7 +56,7 @@ function runFile (file: string): Promise<FileResult> {
       const skipped = num('Skipped')
       let failed = Math.max(0, total - passed - skipped)
       if (timedOut) output += `\n[runner] killed after ${fileTimeoutMs} ms\n`
-      const ok = code === 0 && !timedOut && total > 0
+      const ok = code === 0 && !timedOut && total > 0 && passed + skipped === total
       if (!ok && failed === 0) failed = 1
       resolve({ file, passed, failed, skipped, ok, output, ms: Date.now() - started })
     })

@@ -232,8 +232,9 @@ class Reader {
   }
   bytes (what: string, max: number): Uint8Array {
     const n = this.length(what, max)
-    // A copy: a stored value must not pin the whole message buffer in memory.
-    const out = this.buf.slice(this.pos, this.pos + n)
+    // A copy into a plain Uint8Array (Buffer#slice would not copy): a stored
+    // value must not pin the whole message buffer in memory.
+    const out = new Uint8Array(this.buf.subarray(this.pos, this.pos + n))
     this.pos += n
     return out
   }

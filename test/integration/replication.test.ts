@@ -1,0 +1,168 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { RepramNode } from '../../src/index.ts'
+import { startCluster, startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
+import { nextEvent, waitFor } from '../helpers/wait.ts'
+
+const test = suite('replication between real nodes on loopback')
+let nodes: RepramNode[] = []
+
+test.before(async () => {
+  nodes = await startCluster(3)
+  await waitForPeers(nodes)
+  await waitForGossip(nodes[0], nodes)
+})
+test.after(async () => { await stopAll(nodes) })
+
+test('a put on one node is readable on every node, with the same version and expiry', async () => {
+  const [a, b, c] = nodes
+  const receipt = await a.put('greeting', 'hello', { ttl: 60_000 })
+  assert.is(receipt.key, 'greeting')
+  assert.is(receipt.confirmations, 0)
+  for (const n of [b, c]) {
+    const entry = await waitFor(async () => await n.get('greeting'), { message: 'greeting to replicate' })
+    assert.is(text(entry.value), 'hello')
+    assert.is(entry.expiresAt, receipt.expiresAt)
+    assert.is(entry.version, receipt.version)
+    assert.is(entry.origin, a.peerId)
+  }
+})
+
+test('binary values and content types replicate byte for byte', async () => {
+  const [a, b] = nodes
+  const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255)
+  await a.put('bin', bytes, { ttl: 60_000, contentType: 'application/octet-stream' })
+  const entry = await waitFor(async () => await b.get('bin'))
+  assert.equal(entry.value, bytes)
+  assert.is(entry.contentType, 'application/octet-stream')
+})
+
+test('delete replicates as a tombstone and emits entry:delete on peers', async () => {
+  const [a, b, c] = nodes
+  await a.put('doomed', 'x', { ttl: 60_000 })
+  await waitFor(async () => (await c.get('doomed')) !== undefined)
+  const deleted = nextEvent<{ key: string, local: boolean }>(c, 'entry:delete', { filter: d => d.key === 'doomed' })
+  assert.is(await b.delete('doomed'), true)
+  assert.is((await deleted).local, false)
+  await waitFor(async () => (await a.get('doomed')) === undefined && (await c.get('doomed')) === undefined, { message: 'delete to replicate' })
+  assert.is(await b.delete('doomed'), false, 'deleting again reports it did not exist')
+  assert.is(await b.delete('never-existed'), false)
+})
+
+test('entries expire on every node at the same absolute time', async () => {
+  const [a, b, c] = nodes
+  const expired = [b, c].map(n => nextEvent<{ key: string, expiresAt: number }>(n, 'entry:expire', { filter: d => d.key === 'short', timeout: 5000 }))
+  const receipt = await a.put('short', 'soon gone', { ttl: 400 })
+  await waitFor(async () => (await b.get('short')) !== undefined && (await c.get('short')) !== undefined)
+  for (const evt of await Promise.all(expired)) {
+    assert.is(evt.expiresAt, receipt.expiresAt)
+    assert.ok(Date.now() >= receipt.expiresAt, 'not removed before its time')
+  }
+  for (const n of nodes) assert.is(await n.get('short'), undefined)
+  assert.not.ok(a.keys().includes('short'))
+})
+
+test('a quorum put resolves with confirmations from other nodes', async () => {
+  const [a] = nodes
+  const receipt = await a.put('confirmed', 'v', { ttl: 60_000, quorum: 2, timeout: 5000 })
+  assert.ok(receipt.confirmations >= 2, `confirmations ${receipt.confirmations}`)
+})
+
+test('a quorum larger than the swarm rejects with QuorumNotReachedError, and the entry stays', async () => {
+  const [a, b] = nodes
+  try {
+    await a.put('hopeful', 'v', { ttl: 60_000, quorum: 5, timeout: 500 })
+    assert.unreachable('should have thrown')
+  } catch (err: any) {
+    assert.is(err.name, 'QuorumNotReachedError')
+    assert.is(err.quorum, 5)
+    assert.is(err.receipt.confirmations, 2)
+  }
+  assert.is(text((await a.get('hopeful'))?.value), 'v')
+  await waitFor(async () => (await b.get('hopeful')) !== undefined)
+})
+
+test('an aborted quorum wait rejects with AbortError', async () => {
+  const controller = new AbortController()
+  const put = nodes[0].put('aborted', 'v', { ttl: 60_000, quorum: 9, timeout: 10_000, signal: controller.signal })
+  controller.abort()
+  try { await put; assert.unreachable() } catch (err: any) { assert.is(err.name, 'AbortError') }
+})
+
+test('watch() yields local and replicated changes for a prefix', async () => {
+  const [a, b] = nodes
+  const controller = new AbortController()
+  const seen: string[] = []
+  const done = (async () => {
+    for await (const change of b.watch({ prefix: 'w/', signal: controller.signal })) {
+      seen.push(`${change.type}:${change.key}`)
+      if (seen.length === 3) controller.abort()
+    }
+  })()
+  await a.put('w/1', 'one', { ttl: 60_000 })
+  await a.put('other', 'ignored', { ttl: 60_000 })
+  await waitFor(() => seen.length >= 1)
+  await b.put('w/2', 'two', { ttl: 60_000 })
+  await waitFor(async () => (await a.get('w/2')) !== undefined)
+  await a.delete('w/1')
+  await done
+  assert.equal(seen, ['set:w/1', 'set:w/2', 'delete:w/1'])
+})
+
+test('bad input is refused with named errors and changes nothing', async () => {
+  const [a] = nodes
+  const before = a.stats().entries
+  const cases: Array<[() => Promise<unknown>, string]> = [
+    [async () => await a.put('', 'x'), 'InvalidKeyError'],
+    [async () => await a.put('k\u0000', 'x'), 'InvalidKeyError'],
+    [async () => await a.put('x'.repeat(513), 'x'), 'InvalidKeyError'],
+    [async () => await a.put('k', 'x', { ttl: 10 }), 'InvalidTtlError'],
+    [async () => await a.put('k', 'x', { ttl: 1.5e12 }), 'InvalidTtlError'],
+    [async () => await a.put('k', 'x', { ttl: Number.NaN }), 'InvalidTtlError'],
+    [async () => await a.put('k', new Uint8Array(1024 * 1024 + 1)), 'ValueTooLargeError'],
+    [async () => await a.put('k', 42 as any), 'InvalidValueError'],
+    [async () => await a.put('k', 'x', { quorum: -1 }), 'InvalidArgumentError'],
+    [async () => await a.get(7 as any), 'InvalidKeyError']
+  ]
+  for (const [call, name] of cases) {
+    try { await call(); assert.unreachable(`expected ${name}`) } catch (err: any) { assert.is(err.name, name, err.message) }
+  }
+  assert.is(a.stats().entries, before)
+})
+
+test('a full store refuses puts with StoreFullError and keeps what it has', async () => {
+  const small = await startNode({ maxEntries: 2 })
+  try {
+    await small.put('a', '1', { ttl: 60_000 })
+    await small.put('b', '2', { ttl: 60_000 })
+    try { await small.put('c', '3', { ttl: 60_000 }); assert.unreachable() } catch (err: any) { assert.is(err.name, 'StoreFullError') }
+    await small.put('a', 'overwrite fits', { ttl: 60_000 })
+    assert.equal(small.keys(), ['a', 'b'])
+    assert.is(text((await small.get('b'))?.value), '2')
+  } finally { await small.stop() }
+})
+
+test('calls before start() throw NotStartedError; start and stop are idempotent', async () => {
+  const node = new RepramNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+  try { await node.put('k', 'v'); assert.unreachable() } catch (err: any) { assert.is(err.name, 'NotStartedError') }
+  assert.throws(() => node.peerId, (err: Error) => err.name === 'NotStartedError')
+  await Promise.all([node.start(), node.start()])
+  assert.ok(node.peerId.length > 10)
+  assert.ok(node.multiaddrs.every(a => a.endsWith(`/p2p/${node.peerId}`)))
+  await node.stop()
+  await node.stop()
+  assert.is(node.started, false)
+})
+
+test('a node alone accepts writes; they reach a peer that connects later', async () => {
+  const lonely = await startNode()
+  let friend: RepramNode | undefined
+  try {
+    await lonely.put('early', 'bird', { ttl: 60_000 })
+    friend = await startNode({ bootstrap: [lonely.multiaddrs[0]] })
+    const entry = await waitFor(async () => await friend!.get('early'), { message: 'sync to deliver the early write' })
+    assert.is(text(entry.value), 'bird')
+  } finally { await stopAll([lonely, friend]) }
+})
+
+test.run()

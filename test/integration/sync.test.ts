@@ -1,0 +1,107 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startCluster, startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
+import { waitFor } from '../helpers/wait.ts'
+import type { RepramNode } from '../../src/index.ts'
+
+const test = suite('sync: late joiners, restarts, partitions')
+const started: RepramNode[] = []
+test.after(async () => { await stopAll(started) })
+
+async function cluster (n: number, syncInterval = 500): Promise<RepramNode[]> {
+  const nodes = await startCluster(n, { syncInterval })
+  started.push(...nodes)
+  await waitForPeers(nodes)
+  await waitForGossip(nodes[0], nodes)
+  return nodes
+}
+
+/** Cuts the link between a and b both ways; bootstrap loops redial after `heal`. */
+async function partition (a: RepramNode, b: RepramNode): Promise<() => void> {
+  await Promise.all([a.blockPeer(b.peerId), b.blockPeer(a.peerId)])
+  await waitFor(() => !a.peers.includes(b.peerId) && !b.peers.includes(a.peerId), { message: 'the partition' })
+  return () => { a.unblockPeer(b.peerId); b.unblockPeer(a.peerId) }
+}
+
+test('a late joiner gets every live entry, markers included', async () => {
+  const [a, b] = await cluster(2)
+  for (let i = 0; i < 500; i++) await (i % 2 === 0 ? a : b).put(`item/${i}`, `value ${i}`, { ttl: 60_000 })
+  await a.delete('item/0')
+  await waitFor(() => a.keys({ prefix: 'item/' }).length === 499 && b.keys({ prefix: 'item/' }).length === 499)
+  const late = await startNode({ bootstrap: [b.multiaddrs[0]] })
+  started.push(late)
+  await waitFor(() => late.keys({ prefix: 'item/' }).length === 499, { message: 'the late joiner to catch up' })
+  assert.equal(late.keys({ prefix: 'item/' }), a.keys({ prefix: 'item/' }))
+  assert.is(text((await late.get('item/7'))?.value), 'value 7')
+  assert.is(await late.get('item/0'), undefined)
+  assert.ok(late.stats().tombstones >= 1, 'the delete marker came along')
+})
+
+test('a restarted (empty) node refills all live entries from its peers', async () => {
+  const [a, b] = await cluster(2)
+  for (let i = 0; i < 200; i++) await a.put(`r/${i}`, `v${i}`, { ttl: 60_000 })
+  await waitFor(() => b.keys({ prefix: 'r/' }).length === 200)
+  await b.stop()
+  assert.is(b.started, false)
+  const b2 = await startNode({ bootstrap: [a.multiaddrs[0]] })
+  started.push(b2)
+  await waitFor(() => b2.keys({ prefix: 'r/' }).length === 200, { message: 'the restarted node to refill' })
+  assert.is(text((await b2.get('r/199'))?.value), 'v199')
+})
+
+test('a partition heals: writes on both sides end up everywhere', async () => {
+  const [a, b, c] = await cluster(3)
+  const heal = await partition(a, c)
+  await a.put('side/a', 'from a', { ttl: 60_000 })
+  await c.put('side/c', 'from c', { ttl: 60_000 })
+  await waitFor(async () => (await b.get('side/a')) !== undefined)
+  assert.is(await c.get('side/a'), undefined, 'c is cut off')
+  heal()
+  await waitFor(async () => (await c.get('side/a')) !== undefined && (await a.get('side/c')) !== undefined && (await b.get('side/c')) !== undefined, { message: 'the partition to heal' })
+})
+
+test('a delete is not undone by a node that missed it', async () => {
+  const [a, b, c] = await cluster(3)
+  await a.put('zombie', 'v1', { ttl: 60_000 })
+  await waitFor(async () => (await c.get('zombie')) !== undefined)
+  const heal = await partition(a, c)
+  assert.is(await a.delete('zombie'), true)
+  await waitFor(async () => (await b.get('zombie')) === undefined)
+  assert.is(text((await c.get('zombie'))?.value), 'v1', 'c missed the delete')
+  heal()
+  await waitFor(async () => (await c.get('zombie')) === undefined, { message: 'c to learn of the delete' })
+  const rounds = a.stats().counters.syncRounds
+  await waitFor(() => a.stats().counters.syncRounds >= rounds + 2, { message: 'more sync rounds' })
+  for (const n of [a, b, c]) assert.is(await n.get('zombie'), undefined)
+})
+
+test('an overwrite with a shorter TTL is not undone by a node that missed it, after it expires', async () => {
+  const [a, b, c] = await cluster(3)
+  await a.put('phoenix', 'old, long-lived', { ttl: 60_000 })
+  await waitFor(async () => (await c.get('phoenix')) !== undefined)
+  const heal = await partition(a, c)
+  await a.put('phoenix', 'new, short-lived', { ttl: 300 })
+  await waitFor(async () => text((await b.get('phoenix'))?.value) === 'new, short-lived')
+  await waitFor(async () => (await a.get('phoenix')) === undefined && (await b.get('phoenix')) === undefined, { message: 'the overwrite to expire' })
+  assert.ok(a.stats().tombstones >= 1, 'a keeps a marker')
+  assert.is(text((await c.get('phoenix'))?.value), 'old, long-lived', 'c missed the overwrite')
+  heal()
+  await waitFor(async () => (await c.get('phoenix')) === undefined, { message: 'c to drop the superseded version' })
+  const rounds = a.stats().counters.syncRounds
+  await waitFor(() => a.stats().counters.syncRounds >= rounds + 2, { message: 'more sync rounds' })
+  for (const n of [a, b, c]) assert.is(await n.get('phoenix'), undefined)
+})
+
+test('nodes in sync exchange only a small summary', async () => {
+  const [a, b] = await cluster(2, 0) // no background rounds: measure one round alone
+  for (let i = 0; i < 2000; i++) await a.put(`bulk/${i}`, 'x'.repeat(100), { ttl: 60_000 })
+  await waitFor(() => b.keys({ prefix: 'bulk/' }).length === 2000)
+  const before = a.stats().counters
+  await a.syncWith(b.peerId)
+  const after = a.stats().counters
+  const moved = (after.syncBytesSent - before.syncBytesSent) + (after.syncBytesReceived - before.syncBytesReceived)
+  assert.ok(after.syncRounds > before.syncRounds, 'a round ran')
+  assert.ok(moved < 16 * 1024, `moved ${moved} bytes`)
+})
+
+test.run()
