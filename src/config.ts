@@ -124,6 +124,7 @@ export const MAX_VALUE_BYTES_LIMIT = 3 * 1024 * 1024
 export const MAX_KEY_BYTES_LIMIT = 4096
 
 const NETWORK_RE = /^[A-Za-z0-9._-]{1,64}$/
+const PSK_RE = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}\s*$/
 
 function describe (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value)
@@ -132,14 +133,14 @@ function describe (value: unknown): string {
   return `a ${typeof value}`
 }
 
-function int (init: Record<string, unknown>, field: string, def: number, min: number, max: number): number {
+function int (init: Record<string, unknown>, field: string, def: number, min: number, max: number, label = field): number {
   const value = init[field]
   if (value === undefined) return def
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new InvalidConfigError(field, `expected an integer, got ${describe(value)}`)
+    throw new InvalidConfigError(label, `expected an integer, got ${describe(value)}`)
   }
   if (value < min || value > max) {
-    throw new InvalidConfigError(field, `${value} is outside [${min}, ${max}]`)
+    throw new InvalidConfigError(label, `${value} is outside [${min}, ${max}]`)
   }
   return value
 }
@@ -172,7 +173,7 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
     if (!KNOWN_FIELDS.has(field)) throw new InvalidConfigError(field, 'unknown option')
   }
 
-  const network = raw.network ?? DEFAULTS.network
+  const network = raw.network === undefined ? DEFAULTS.network : raw.network
   if (typeof network !== 'string' || !NETWORK_RE.test(network)) {
     throw new InvalidConfigError('network', `expected 1-64 letters, digits, ".", "_" or "-", got ${describe(network)}`)
   }
@@ -181,7 +182,7 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
   if (raw.mdns === undefined || raw.mdns === true) mdns = { interval: DEFAULTS.mdnsInterval }
   else if (raw.mdns === false) mdns = false
   else if (typeof raw.mdns === 'object' && raw.mdns !== null) {
-    mdns = { interval: int(raw.mdns as Record<string, unknown>, 'interval', DEFAULTS.mdnsInterval, 100, MAX_TIMER_DELAY_MS) }
+    mdns = { interval: int(raw.mdns as Record<string, unknown>, 'interval', DEFAULTS.mdnsInterval, 100, MAX_TIMER_DELAY_MS, 'mdns.interval') }
   } else throw new InvalidConfigError('mdns', `expected true, false or { interval }, got ${describe(raw.mdns)}`)
 
   if (raw.dht !== undefined && typeof raw.dht !== 'boolean') throw new InvalidConfigError('dht', `expected a boolean, got ${describe(raw.dht)}`)
@@ -195,8 +196,8 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
     if (typeof raw.psk === 'string') psk = new TextEncoder().encode(raw.psk)
     else if (raw.psk instanceof Uint8Array) psk = raw.psk
     else throw new InvalidConfigError('psk', `expected the swarm key file's text or bytes, got ${describe(raw.psk)}`)
-    if (!new TextDecoder().decode(psk).startsWith('/key/swarm/psk/1.0.0/')) {
-      throw new InvalidConfigError('psk', 'expected a swarm key starting with "/key/swarm/psk/1.0.0/" (see generatePsk())')
+    if (!PSK_RE.test(new TextDecoder().decode(psk))) {
+      throw new InvalidConfigError('psk', 'expected a swarm key: "/key/swarm/psk/1.0.0/", "/base16/" and 64 hex digits on three lines (see generatePsk())')
     }
   }
 

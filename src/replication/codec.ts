@@ -281,10 +281,16 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
     }
     case Kind.ACKS: {
       const acker = r.string('acker', MAX_ORIGIN_BYTES)
+      if (acker.length === 0) throw new InvalidMessageError('empty acker')
       const n = r.count('ack count', 3)
       const acks: Ack[] = new Array(n)
       for (let i = 0; i < n; i++) {
-        acks[i] = { origin: r.string('ack origin', MAX_ORIGIN_BYTES), wall: r.varint('ack wall'), counter: r.varint('ack counter') }
+        const origin = r.string('ack origin', MAX_ORIGIN_BYTES)
+        if (origin.length === 0) throw new InvalidMessageError('empty ack origin')
+        const wall = r.varint('ack wall')
+        const counter = r.varint('ack counter')
+        if (counter > 0xffffffff) throw new InvalidMessageError(`ack counter ${counter} is larger than 2^32-1`)
+        acks[i] = { origin, wall, counter }
       }
       msg = { kind, acker, acks }
       break

@@ -33,11 +33,11 @@ export function formatVersion (wall: number, counter: number): string {
 
 /** Parses {@link formatVersion}'s output; `undefined` when malformed. */
 export function parseVersion (text: string): { wall: number, counter: number } | undefined {
-  const m = /^(\d{1,16})\.(\d{1,10})$/.exec(text)
+  const m = /^(0|[1-9]\d{0,15})\.(0|[1-9]\d{0,9})$/.exec(text)
   if (m === null) return undefined
   const wall = Number(m[1])
   const counter = Number(m[2])
-  return Number.isSafeInteger(wall) && Number.isSafeInteger(counter) ? { wall, counter } : undefined
+  return Number.isSafeInteger(wall) && counter <= MAX_COUNTER ? { wall, counter } : undefined
 }
 
 /** Largest counter before the clock borrows the next millisecond. */

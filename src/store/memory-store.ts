@@ -97,8 +97,8 @@ export class MemoryStore {
   private readonly freeSlots: number[] = []
   private nextSlot = 0
 
-  private readonly originTable = new Interner(s => hashString(s, 0x5bd1e995))
-  private readonly ctypeTable = new Interner(s => hashString(s, 0))
+  private originTable = new Interner(s => hashString(s, 0x5bd1e995))
+  private ctypeTable = new Interner(s => hashString(s, 0))
   private readonly heap = new ExpiryHeap()
   /** Per-bucket XOR digests, two 32-bit lanes interleaved. */
   readonly digests = new Uint32Array(SYNC_BUCKETS * 2)
@@ -151,6 +151,16 @@ export class MemoryStore {
     this.liveBytes = 0
     this.heap.clear()
     this.digests.fill(0)
+    this.originTable = new Interner(s => hashString(s, 0x5bd1e995))
+    this.ctypeTable = new Interner(s => hashString(s, 0))
+    this.expires = new Float64Array(0)
+    this.walls = new Float64Array(0)
+    this.guards = new Float64Array(0)
+    this.counters = new Uint32Array(0)
+    this.origins = new Uint32Array(0)
+    this.ctypes = new Uint32Array(0)
+    this.keyHashes = new Uint32Array(0)
+    this.buckets = new Uint16Array(0)
     this.capacity = 0
     this.grow(1024)
     this.clearTimer()
@@ -212,8 +222,16 @@ export class MemoryStore {
     if (slot !== undefined) {
       const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.walls[slot], this.counters[slot], this.originTable.get(this.origins[slot]))
       if (cmp <= 0) {
-        // An older version exists somewhere until its expiry: keep our guard past it.
-        if (cmp < 0 && rec.expiresAt > this.guards[slot]) this.guards[slot] = rec.expiresAt
+        if (cmp < 0) {
+          // An older version (or one it superseded) lives somewhere until
+          // `outlives`: our guard, and a marker's horizon, must reach past it.
+          const outlives = Math.max(rec.expiresAt, rec.guardUntil)
+          if (outlives > this.guards[slot]) this.guards[slot] = outlives
+          if (this.valueOf[slot] === null && outlives > this.expires[slot]) {
+            this.expires[slot] = outlives
+            this.heap.push(outlives, slot)
+          }
+        }
         return { status: 'stale', hadValue }
       }
       guard = Math.max(guard, this.guards[slot], this.expires[slot])
@@ -291,6 +309,10 @@ export class MemoryStore {
         this.live--
         this.markers++
         this.valueOf[slot] = null
+        if (this.ctypes[slot] !== NONE) {
+          this.ctypeTable.release(this.ctypes[slot])
+          this.ctypes[slot] = NONE
+        }
         this.expires[slot] = this.guards[slot]
         this.heap.push(this.guards[slot], slot)
       } else {

@@ -1,0 +1,94 @@
+/**
+ * A thin fetch wrapper for the client commands. Its job is the error
+ * messages: a refused connection, an unknown host or a silent server become
+ * one sentence saying what to check, and an HTTP error body
+ * (`{ error, message }`) becomes the server's own message.
+ */
+import { CommandError } from './errors.ts'
+
+export interface RequestOptions {
+  method?: string
+  headers?: Record<string, string>
+  body?: Uint8Array
+  /** Cancels the request (e.g. on Ctrl-C). */
+  signal?: AbortSignal
+  /** Gives up when no response arrives in time, ms. Not applied to the body of streaming responses. @default 10000 */
+  timeoutMs?: number
+}
+
+/** Path of one key in the REPRAM v1 HTTP API. */
+export function dataPath (key: string): string {
+  return `/v1/data/${encodeURIComponent(key)}`
+}
+
+/**
+ * Sends a request to `baseUrl + path`. Resolves with any HTTP response
+ * (check `res.ok`); rejects with a `CommandError` when the node cannot be
+ * reached, and rethrows the caller's own abort untouched.
+ */
+export async function request (baseUrl: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+  const timeoutMs = opts.timeoutMs ?? 10_000
+  const timeout = new AbortController()
+  const timer = setTimeout(() => { timeout.abort() }, timeoutMs)
+  const signal = opts.signal === undefined ? timeout.signal : AbortSignal.any([opts.signal, timeout.signal])
+  try {
+    return await fetch(baseUrl + path, { method: opts.method ?? 'GET', headers: opts.headers, body: opts.body, signal })
+  } catch (err: any) {
+    if (opts.signal?.aborted === true) throw err
+    const why = timeout.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : describeNetworkError(err)
+    throw new CommandError(`cannot reach ${baseUrl} (${why}): is a node running there? pass --url or set REPRAM_URL`, { cause: err })
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The low-level reason of a failed fetch, in words. */
+export function describeNetworkError (err: any): string {
+  // undici wraps the socket error: TypeError('fetch failed', { cause }), sometimes an AggregateError of per-address attempts.
+  let cause = err?.cause ?? err
+  if (cause?.code === undefined && Array.isArray(cause?.errors) && cause.errors.length > 0) cause = cause.errors[0]
+  switch (cause?.code) {
+    case 'ECONNREFUSED': return 'connection refused'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN': return 'host not found'
+    case 'ECONNRESET': return 'connection reset'
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH': return 'no route to host'
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT': return 'connection timed out'
+    case 'UND_ERR_SOCKET': return 'connection closed'
+    default: return String(cause?.code ?? cause?.message ?? err?.message ?? err)
+  }
+}
+
+/**
+ * A `CommandError` for a non-2xx response, using the server's
+ * `{ error, message }` body when it has one.
+ */
+export async function responseError (baseUrl: string, res: Response, what: string): Promise<CommandError> {
+  let detail = ''
+  try {
+    const text = await res.text()
+    try {
+      const body = JSON.parse(text)
+      detail = typeof body?.message === 'string' ? body.message : typeof body?.error === 'string' ? body.error : text
+    } catch {
+      detail = text
+    }
+  } catch {}
+  detail = detail.trim().split('\n')[0].slice(0, 300)
+  const status = `HTTP ${res.status}${res.statusText !== '' ? ' ' + res.statusText : ''}`
+  return new CommandError(`${what} failed: ${detail !== '' ? detail : status}${detail !== '' ? ` (${status})` : ''} from ${baseUrl}`)
+}
+
+/** GETs a JSON document; a non-2xx answer or a body that is not JSON is a `CommandError`. */
+export async function getJson (baseUrl: string, path: string, opts: RequestOptions = {}): Promise<unknown> {
+  const res = await request(baseUrl, path, opts)
+  if (!res.ok) throw await responseError(baseUrl, res, `GET ${path}`)
+  const text = await res.text()
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new CommandError(`GET ${path} from ${baseUrl} did not return JSON: is that a repram node?`)
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * `/v1/data/{key}`: PUT/POST store the raw body, GET/HEAD return it with its
+ * TTL headers, DELETE removes it. Values are passed through as bytes and
+ * never logged.
+ */
+import { InvalidKeyError, InvalidTtlError } from '../errors.ts'
+import { readBody } from './body.ts'
+import { HttpError } from './errors.ts'
+import { isoTime, msToSeconds, sendJson } from './respond.ts'
+import type { RequestContext } from './context.ts'
+import type { HttpNode } from './index.ts'
+import type { PutReceipt } from '../types.ts'
+
+/** Percent-decodes the captured key; a malformed escape is an invalid key. */
+export function decodeKey (raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new InvalidKeyError('the key is not validly percent-encoded UTF-8')
+  }
+}
+
+const SECONDS_RE = /^\d{1,12}(\.\d{1,9})?$/
+
+/**
+ * The TTL a client asked for, ms: `?ttl=` or else `X-TTL`, in seconds
+ * (fractions allowed); `undefined` when neither is given. Checked against
+ * the node's limits here so the message speaks in seconds, as the client did.
+ */
+export function parseTtl (query: URLSearchParams, header: string | string[] | undefined, config: HttpNode['config']): number | undefined {
+  let raw = query.get('ttl') ?? (Array.isArray(header) ? header.join(', ') : header)
+  raw = raw?.trim()
+  if (raw === undefined || raw === '') return undefined
+  if (!SECONDS_RE.test(raw)) {
+    throw new InvalidTtlError(`the TTL must be a number of seconds, got ${JSON.stringify(raw.slice(0, 40))}`)
+  }
+  const ttlMs = Math.round(Number(raw) * 1000)
+  if (ttlMs < config.minTtl || ttlMs > config.maxTtl) {
+    throw new InvalidTtlError(`the TTL must be between ${msToSeconds(config.minTtl)} and ${msToSeconds(config.maxTtl)} seconds, got ${raw}`)
+  }
+  return ttlMs
+}
+
+export async function putData ({ node, options, req, res, param, query, signal }: RequestContext): Promise<void> {
+  const key = decodeKey(param)
+  const ttlMs = parseTtl(query, req.headers['x-ttl'], node.config) ?? node.config.defaultTtl
+  const value = await readBody(req, options.maxBodyBytes)
+  const contentType = req.headers['content-type'] === '' ? undefined : req.headers['content-type']
+
+  // alone, waiting for confirmations could only time out: answer 202 at once
+  const quorum = node.peers.length === 0 ? 0 : options.writeQuorum
+  let receipt: PutReceipt
+  let confirmed: boolean
+  try {
+    receipt = await node.put(key, value, { ttl: ttlMs, quorum, timeout: options.writeTimeout, contentType, signal })
+    confirmed = receipt.confirmations >= options.writeQuorum
+  } catch (err) {
+    if (!(err instanceof Error) || err.name !== 'QuorumNotReachedError') throw err
+    receipt = await receiptAfterTimeout(node, key, (err as Error & { receipt?: Partial<PutReceipt> }).receipt)
+    confirmed = false
+  }
+
+  sendJson(res, confirmed ? 201 : 202, {
+    key,
+    expires_at: isoTime(receipt.expiresAt),
+    version: receipt.version,
+    confirmations: receipt.confirmations
+  }, {
+    'X-TTL': msToSeconds(ttlMs),
+    'X-Expires-At': isoTime(receipt.expiresAt)
+  })
+}
+
+/** The receipt of a write whose quorum timed out (the write itself is stored). */
+async function receiptAfterTimeout (node: HttpNode, key: string, partial: Partial<PutReceipt> = {}): Promise<PutReceipt> {
+  if (typeof partial.expiresAt === 'number' && typeof partial.version === 'string') {
+    return { key, expiresAt: partial.expiresAt, version: partial.version, confirmations: partial.confirmations ?? 0 }
+  }
+  const entry = await node.get(key)
+  if (entry === undefined) throw new HttpError('KeyNotFoundError', 'the write was stored but is already gone (expired or overwritten by a deletion)')
+  return { key, expiresAt: entry.expiresAt, version: entry.version, confirmations: partial.confirmations ?? 0 }
+}
+
+/** Only a well-formed type is echoed; anything else is served as opaque bytes. */
+const CONTENT_TYPE_RE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\\\r\n]*"|[\w.+-]+))*$/
+
+export async function getData ({ node, res, param, signal }: RequestContext): Promise<void> {
+  const entry = await node.get(decodeKey(param), { signal })
+  if (entry === undefined) throw new HttpError('KeyNotFoundError', 'no live entry under this key')
+  const now = node.config.clock()
+  const contentType = entry.contentType !== undefined && CONTENT_TYPE_RE.test(entry.contentType) ? entry.contentType : 'application/octet-stream'
+  res.writeHead(200, {
+    'Content-Type': contentType,
+    'Content-Length': entry.value.byteLength,
+    'Cache-Control': 'no-store',
+    // stored values are untrusted: never let a browser run them as a page of this origin
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; sandbox",
+    'X-Created-At': isoTime(entry.createdAt),
+    'X-Expires-At': isoTime(entry.expiresAt),
+    'X-Original-TTL': String(Math.round((entry.expiresAt - entry.createdAt) / 1000)),
+    'X-Remaining-TTL': String(Math.max(0, Math.floor((entry.expiresAt - now) / 1000))),
+    'X-Version': entry.version
+  })
+  // for HEAD, Node sends the headers (Content-Length included) and drops the body
+  res.end(entry.value)
+}
+
+export async function deleteData ({ node, res, param, signal }: RequestContext): Promise<void> {
+  const existed = await node.delete(decodeKey(param), { signal })
+  if (!existed) throw new HttpError('KeyNotFoundError', 'no live entry under this key (the deletion is replicated anyway)')
+  res.writeHead(204)
+  res.end()
+}

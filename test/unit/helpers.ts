@@ -1,0 +1,48 @@
+/** Shared bits of the unit suites: a seeded PRNG and a record builder. */
+import type { StoreRecord } from '../../src/store/memory-store.ts'
+
+/** Deterministic PRNG (mulberry32): the same seed gives the same run, so failures reproduce. */
+export function prng (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Integer in [0, n). */
+export function randInt (rand: () => number, n: number): number {
+  return Math.floor(rand() * n)
+}
+
+/** Fisher-Yates shuffle of a copy. */
+export function shuffled<T> (items: readonly T[], rand: () => number): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randInt(rand, i + 1)
+    const tmp = out[i]
+    out[i] = out[j]
+    out[j] = tmp
+  }
+  return out
+}
+
+const encoder = new TextEncoder()
+
+/** A live write of `value` under `key` (wall 1000, counter 0, origin "A", expiring at 10000 unless overridden). */
+export function put (key: string, value: string, over: Partial<StoreRecord> = {}): StoreRecord {
+  return { key, value: encoder.encode(value), expiresAt: 10_000, wall: 1000, counter: 0, origin: 'A', guardUntil: 0, ...over }
+}
+
+/** A delete (tombstone) of `key` whose marker must live until `expiresAt`. */
+export function del (key: string, over: Partial<StoreRecord> = {}): StoreRecord {
+  return { key, value: null, expiresAt: 10_000, wall: 1000, counter: 0, origin: 'A', guardUntil: 0, ...over }
+}
+
+/** The text of a stored value. */
+export function text (value: Uint8Array | null | undefined): string | undefined {
+  return value == null ? undefined : new TextDecoder().decode(value)
+}

@@ -1,0 +1,862 @@
+/**
+ * MemoryStore, driven by an injected clock (`now`) with `expireDue()` called
+ * by hand; two checks use real time (the expiry timer and its clamped delay).
+ *
+ * What it guarantees (see src/store/memory-store.ts):
+ * - reads never return an expired value, even before the sweep;
+ * - last writer wins on the HLC order, the same whatever the arrival order;
+ * - deletes and expired overwrites leave a marker until every version they
+ *   superseded has expired, so an older version can never come back;
+ * - `maxEntries` / `maxBytes`: a write that would cross them changes nothing;
+ * - `onExpire` once per expired value; counters and digests return to zero.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { setImmediate as nextTick } from 'node:timers/promises'
+import { MemoryStore } from '../../src/store/memory-store.ts'
+import { SYNC_BUCKETS, bucketOf, hashString } from '../../src/store/digest.ts'
+import { MAX_TIMER_DELAY_MS } from '../../src/config.ts'
+import { del, prng, put, randInt, shuffled, text } from './helpers.ts'
+import type { MemoryStoreInit, StoreRecord } from '../../src/store/memory-store.ts'
+
+/** The injected clock every store in this file reads (epoch ms). Reset to 0 before each test. */
+let now = 0
+test.before.each(() => { now = 0 })
+
+const DAY = 24 * 60 * 60 * 1000
+
+function makeStore (init: Partial<MemoryStoreInit> = {}): { store: MemoryStore, expired: Array<[string, number]> } {
+  const expired: Array<[string, number]> = []
+  const store = new MemoryStore({
+    clock: () => now,
+    maxEntries: 10_000,
+    maxBytes: 1 << 24,
+    onExpire: (key, expiresAt) => { expired.push([key, expiresAt]) },
+    ...init
+  })
+  return { store, expired }
+}
+
+/** A record with its value as text, for readable comparisons. */
+function plain (rec: StoreRecord | undefined): unknown {
+  return rec === undefined ? undefined : { ...rec, value: text(rec.value) ?? null }
+}
+
+/** Sweeps until nothing due remains (bounded). */
+function sweep (store: MemoryStore): void {
+  for (let i = 0; i < 10_000 && store.expireDue(); i++);
+  assert.not.ok(store.expireDue(), 'sweep finished')
+}
+
+const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8')
+
+/**
+ * `n` distinct versions (a version names one write), drawn from few walls,
+ * counters and origins so that ties on (wall, counter) are common.
+ */
+function uniqueVersions (rand: () => number, n: number, walls: number, counters: number, origins: string[]): Array<{ wall: number, counter: number, origin: string }> {
+  const all = []
+  for (let w = 0; w < walls; w++) for (let c = 0; c < counters; c++) for (const origin of origins) all.push({ wall: 1000 + w, counter: c, origin })
+  assert.ok(all.length >= n)
+  return shuffled(all, rand).slice(0, n)
+}
+
+// --- reads -------------------------------------------------------------------
+
+test('put then get/has: the entry as the API shows it', () => {
+  const { store } = makeStore()
+  const r = store.apply(put('greeting', 'hello', { wall: 1000, counter: 3, origin: 'peerA', expiresAt: 5000, contentType: 'text/plain' }))
+  assert.equal(r, { status: 'applied', hadValue: false })
+  const e = store.get('greeting')
+  assert.ok(e !== undefined)
+  assert.equal({ ...e, value: text(e.value) }, {
+    key: 'greeting',
+    value: 'hello',
+    expiresAt: 5000,
+    createdAt: 1000,
+    version: '1000.3',
+    origin: 'peerA',
+    contentType: 'text/plain'
+  })
+  assert.ok(store.has('greeting'))
+  assert.is(store.size, 1)
+  assert.is(store.bytes, utf8('greeting') + 5)
+  assert.is(store.markerCount, 0)
+})
+
+test('missing keys: get undefined, has false, record undefined', () => {
+  const { store } = makeStore()
+  store.apply(put('a', '1'))
+  assert.is(store.get('b'), undefined)
+  assert.is(store.has('b'), false)
+  assert.is(store.record('b'), undefined)
+  assert.is(store.get('A'), undefined, 'keys are case-sensitive')
+})
+
+test('an entry without content type has contentType undefined', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v'))
+  assert.is(store.get('k')?.contentType, undefined)
+  assert.is(store.record('k')?.contentType, undefined)
+})
+
+test('keys(prefix): sorted, filtered, expired and deleted keys left out', () => {
+  const { store } = makeStore()
+  for (const k of ['user:2', 'user:10', 'user:1', 'session:x', 'usr', 'user:ü', 'user:Z']) store.apply(put(k, 'v'))
+  store.apply(put('user:short', 'v', { expiresAt: 50 }))
+  store.apply(put('user:gone', 'v'))
+  store.apply(del('user:gone', { wall: 2000 }))
+  assert.equal(store.keys(), ['session:x', 'user:1', 'user:10', 'user:2', 'user:Z', 'user:short', 'user:ü', 'usr'])
+  assert.equal(store.keys('user:'), ['user:1', 'user:10', 'user:2', 'user:Z', 'user:short', 'user:ü'])
+  assert.equal(store.keys('user:1'), ['user:1', 'user:10'])
+  assert.equal(store.keys('nope'), [])
+  now = 50 // user:short is due, not swept yet
+  assert.equal(store.keys('user:'), ['user:1', 'user:10', 'user:2', 'user:Z', 'user:ü'])
+})
+
+test('no expired value is ever returned, even before the sweep', () => {
+  const { store, expired } = makeStore()
+  store.apply(put('k', 'v', { expiresAt: 1000 }))
+  now = 999
+  assert.ok(store.get('k') !== undefined, 'alive 1 ms before')
+  assert.ok(store.has('k'))
+  now = 1000 // expiresAt is exclusive: at expiresAt the value is gone
+  assert.is(store.get('k'), undefined)
+  assert.is(store.has('k'), false)
+  assert.equal(store.keys(), [])
+  assert.equal([...store.records()], [])
+  assert.is(store.size, 1, 'still counted until the sweep')
+  assert.equal(expired, [], 'nothing swept yet')
+  now = 1_000_000
+  assert.is(store.get('k'), undefined)
+  assert.not.ok(store.expireDue())
+  assert.equal(expired, [['k', 1000]])
+  assert.is(store.size, 0)
+})
+
+test('records(): live values and markers, optionally only the wanted buckets', () => {
+  const { store } = makeStore()
+  const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`)
+  for (const k of keys) store.apply(put(k, 'v'))
+  store.apply(del('key-0', { wall: 2000 }))
+  const all = [...store.records()]
+  assert.is(all.length, 200)
+  assert.is(all.find(r => r.key === 'key-0')?.value, null, 'the marker is included')
+  const wanted = new Uint8Array(SYNC_BUCKETS)
+  const target = bucketOf(hashString('key-7', 0))
+  wanted[target] = 1
+  const some = [...store.records(wanted)].map(r => r.key).sort()
+  const expected = keys.filter(k => bucketOf(hashString(k, 0)) === target).sort()
+  assert.ok(some.includes('key-7'))
+  assert.equal(some, expected)
+})
+
+// --- last writer wins --------------------------------------------------------
+
+test('LWW: a newer version wins (later wall, then higher counter, then higher origin)', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v1', { wall: 1000, counter: 5, origin: 'B' }))
+  assert.equal(store.apply(put('k', 'v2', { wall: 1001, counter: 0, origin: 'A' })), { status: 'applied', hadValue: true })
+  assert.is(text(store.get('k')?.value), 'v2')
+  assert.equal(store.apply(put('k', 'v3', { wall: 1001, counter: 1, origin: 'A' })), { status: 'applied', hadValue: true })
+  assert.is(text(store.get('k')?.value), 'v3')
+  assert.equal(store.apply(put('k', 'v4', { wall: 1001, counter: 1, origin: 'B' })), { status: 'applied', hadValue: true })
+  assert.is(text(store.get('k')?.value), 'v4')
+  assert.is(store.get('k')?.version, '1001.1')
+  assert.is(store.get('k')?.origin, 'B')
+  assert.is(store.size, 1)
+  assert.is(store.bytes, 1 + 2)
+})
+
+test('LWW: older and equal versions are stale and change nothing', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'current', { wall: 2000, counter: 1, origin: 'M', contentType: 'text/plain' }))
+  const before = plain(store.record('k'))
+  const digests = Array.from(store.digests)
+  for (const older of [
+    put('k', 'old-wall', { wall: 1999, counter: 9, expiresAt: 500 }),
+    put('k', 'old-counter', { wall: 2000, counter: 0, origin: 'Z', expiresAt: 500 }),
+    put('k', 'old-origin', { wall: 2000, counter: 1, origin: 'L', expiresAt: 500 }),
+    put('k', 'equal', { wall: 2000, counter: 1, origin: 'M' }),
+    del('k', { wall: 1500, expiresAt: 500 })
+  ]) {
+    assert.equal(store.apply(older), { status: 'stale', hadValue: true }, text(older.value) ?? 'delete')
+  }
+  assert.is(text(store.get('k')?.value), 'current')
+  assert.equal(plain(store.record('k')), { ...(before as object), guardUntil: 500 }, 'only the guard moved, to the older expiry')
+  assert.equal(Array.from(store.digests), digests)
+})
+
+test('LWW converges: the same records in any arrival order give the same records and digests', () => {
+  // Puts on a few keys with colliding clocks (ties broken by origin), with
+  // overwrites that expire sooner and later than what they supersede.
+  const rand = prng(2024)
+  const records: StoreRecord[] = []
+  const keys = ['a', 'b', 'c', 'd', 'ключ', '键']
+  const versions = uniqueVersions(rand, 60, 8, 3, ['peerA', 'peerB', 'peerC'])
+  for (let i = 0; i < 60; i++) {
+    records.push(put(keys[randInt(rand, keys.length)], `v${i}`, {
+      ...versions[i],
+      expiresAt: 5000 + randInt(rand, 5000),
+      contentType: rand() < 0.5 ? 'text/plain' : undefined
+    }))
+  }
+  const orders = [records, [...records].reverse(), ...Array.from({ length: 6 }, () => shuffled(records, rand))]
+  const stores = orders.map(order => {
+    const { store } = makeStore()
+    for (const r of order) store.apply(r)
+    return store
+  })
+  const snapshot = (s: MemoryStore): unknown => ({
+    records: keys.map(k => plain(s.record(k))),
+    digests: Array.from(s.digests),
+    keys: s.keys(),
+    size: s.size,
+    bytes: s.bytes,
+    markers: s.markerCount
+  })
+  const reference = snapshot(stores[0])
+  // The winner per key is the maximum version.
+  for (const k of keys) {
+    const mine = records.filter(r => r.key === k)
+    if (mine.length === 0) continue
+    const best = mine.reduce((a, b) => (a.wall - b.wall || a.counter - b.counter || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0)) >= 0 ? a : b)
+    assert.is(text(stores[0].get(k)?.value), text(best.value), `winner of ${k}`)
+  }
+  stores.forEach((s, i) => assert.equal(snapshot(s), reference, `order ${i}`))
+  // And they still agree after the values expire (markers included).
+  for (const t of [5500, 7000, 8500, 10_001]) {
+    now = t
+    for (const s of stores) sweep(s)
+    const ref = snapshot(stores[0])
+    stores.forEach((s, i) => assert.equal(snapshot(s), ref, `order ${i} at ${t}`))
+  }
+  assert.is(stores[0].size, 0)
+  assert.is(stores[0].markerCount, 0)
+})
+
+test('LWW converges with deletes too (tombstones that outlive what they delete, as nodes make them)', () => {
+  const rand = prng(77)
+  const records: StoreRecord[] = []
+  const keys = ['x', 'y', 'z']
+  const versions = uniqueVersions(rand, 40, 8, 3, ['n1', 'n2'])
+  for (let i = 0; i < 40; i++) {
+    const over = versions[i]
+    if (rand() < 0.3) records.push(del(keys[randInt(rand, keys.length)], { ...over, expiresAt: 9000, guardUntil: 9000 }))
+    else records.push(put(keys[randInt(rand, keys.length)], `v${i}`, { ...over, expiresAt: 2000 + randInt(rand, 7000) }))
+  }
+  const stores = [records, [...records].reverse(), shuffled(records, rand), shuffled(records, rand)].map(order => {
+    const { store } = makeStore()
+    for (const r of order) store.apply(r)
+    return store
+  })
+  const snapshot = (s: MemoryStore): unknown => ({ records: keys.map(k => plain(s.record(k))), digests: Array.from(s.digests), size: s.size, markers: s.markerCount })
+  for (const t of [0, 3000, 6000, 9000]) {
+    now = t
+    for (const s of stores) sweep(s)
+    const ref = snapshot(stores[0])
+    stores.forEach((s, i) => assert.equal(snapshot(s), ref, `order ${i} at ${t}`))
+  }
+})
+
+// --- deletes and markers -----------------------------------------------------
+
+test('delete: a newer tombstone removes the value and leaves a marker', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v', { wall: 1000, expiresAt: 5000 }))
+  assert.equal(store.apply(del('k', { wall: 1001, origin: 'B', expiresAt: 5000 })), { status: 'applied', hadValue: true })
+  assert.is(store.get('k'), undefined)
+  assert.is(store.has('k'), false)
+  assert.equal(store.keys(), [])
+  assert.is(store.size, 0)
+  assert.is(store.bytes, 0)
+  assert.is(store.markerCount, 1)
+  const marker = store.record('k')
+  assert.equal(plain(marker), { key: 'k', value: null, expiresAt: 5000, wall: 1001, counter: 0, origin: 'B', contentType: undefined, guardUntil: 5000 })
+  // The deleted version cannot come back, nor any older one.
+  assert.equal(store.apply(put('k', 'v', { wall: 1000, expiresAt: 5000 })), { status: 'stale', hadValue: false })
+  assert.equal(store.apply(put('k', 'older', { wall: 900 })), { status: 'stale', hadValue: false })
+  assert.is(store.get('k'), undefined)
+  // A newer write brings the key back.
+  assert.equal(store.apply(put('k', 'again', { wall: 1002 })), { status: 'applied', hadValue: false })
+  assert.is(text(store.get('k')?.value), 'again')
+  assert.is(store.markerCount, 0)
+  assert.is(store.size, 1)
+})
+
+test('delete of a key never seen keeps a marker until its expiresAt', () => {
+  const { store } = makeStore()
+  assert.equal(store.apply(del('k', { wall: 2000, expiresAt: 3000 })), { status: 'applied', hadValue: false })
+  assert.is(store.markerCount, 1)
+  assert.equal(store.apply(put('k', 'late', { wall: 1500, expiresAt: 2500 })), { status: 'stale', hadValue: false })
+  now = 3000
+  sweep(store)
+  assert.is(store.markerCount, 0)
+  assert.is(store.record('k'), undefined)
+})
+
+test('an older tombstone is stale: the value stays', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v', { wall: 2000 }))
+  assert.equal(store.apply(del('k', { wall: 1999 })), { status: 'stale', hadValue: true })
+  assert.is(text(store.get('k')?.value), 'v')
+  assert.is(store.markerCount, 0)
+})
+
+test('marker: an overwrite with a SHORTER TTL expires into a marker that guards until the older expiry', () => {
+  const { store, expired } = makeStore()
+  const v1 = put('k', 'long-lived', { wall: 1000, expiresAt: 10_000 })
+  const v2 = put('k', 'short-lived', { wall: 2000, expiresAt: 3000, contentType: 'text/plain' })
+  store.apply(v1)
+  store.apply(v2)
+  assert.is(store.record('k')?.guardUntil, 10_000, 'the superseded expiry is carried as guardUntil')
+  now = 3000
+  assert.is(store.get('k'), undefined, 'v2 is past its TTL')
+  assert.not.ok(store.expireDue())
+  assert.equal(expired, [['k', 3000]], 'v2 expired once')
+  assert.is(store.size, 0)
+  assert.is(store.bytes, 0)
+  assert.is(store.markerCount, 1)
+  const marker = store.record('k')
+  assert.is(marker?.value, null)
+  assert.is(marker?.expiresAt, 10_000, 'the marker lives until v1 would have expired')
+  assert.is(marker?.wall, 2000, 'with v2 version')
+  // v1 still lives on some partitioned node and comes back: refused.
+  now = 5000
+  assert.equal(store.apply(v1), { status: 'stale', hadValue: false })
+  assert.is(store.get('k'), undefined, 'no resurrection')
+  assert.equal([...store.records()].map(r => r.key), ['k'], 'the marker is still offered to peers')
+  // At the marker horizon it vanishes, without an expire callback.
+  now = 10_000
+  assert.equal([...store.records()], [], 'a marker past its horizon is not offered')
+  assert.not.ok(store.expireDue())
+  assert.is(store.markerCount, 0)
+  assert.is(store.record('k'), undefined)
+  assert.equal(expired, [['k', 3000]], 'markers do not call onExpire')
+  assert.ok(Array.from(store.digests).every(d => d === 0), 'digests empty again')
+})
+
+test('marker: an overwrite with a LONGER TTL needs no marker', () => {
+  const { store, expired } = makeStore()
+  store.apply(put('k', 'v1', { wall: 1000, expiresAt: 3000 }))
+  store.apply(put('k', 'v2', { wall: 2000, expiresAt: 10_000 }))
+  now = 3000
+  sweep(store)
+  assert.is(text(store.get('k')?.value), 'v2', 'v1 expiry does not touch v2')
+  assert.equal(expired, [])
+  now = 10_000
+  sweep(store)
+  assert.equal(expired, [['k', 10_000]])
+  assert.is(store.markerCount, 0)
+  assert.is(store.record('k'), undefined)
+})
+
+test('marker: a delete with a shorter horizon than the deleted value still guards until the value expiry', () => {
+  const { store, expired } = makeStore()
+  const v1 = put('k', 'v', { wall: 1000, expiresAt: 10_000 })
+  store.apply(v1)
+  store.apply(del('k', { wall: 2000, expiresAt: 2000 }))
+  assert.is(store.markerCount, 1)
+  assert.is(store.record('k')?.expiresAt, 10_000)
+  now = 5000
+  sweep(store)
+  assert.equal(store.apply(v1), { status: 'stale', hadValue: false }, 'the deleted value cannot come back')
+  assert.is(store.get('k'), undefined)
+  now = 10_000
+  sweep(store)
+  assert.is(store.record('k'), undefined)
+  assert.equal(expired, [], 'a deleted value does not expire')
+})
+
+test('marker: guardUntil received with a record is honoured (chains of overwrites across nodes)', () => {
+  const { store } = makeStore()
+  // A peer overwrote a version expiring at 50000 (which we never saw).
+  store.apply(put('k', 'v', { wall: 2000, expiresAt: 3000, guardUntil: 50_000 }))
+  assert.is(store.record('k')?.guardUntil, 50_000)
+  now = 3000
+  sweep(store)
+  assert.is(store.record('k')?.expiresAt, 50_000)
+  assert.equal(store.apply(put('k', 'ancient', { wall: 1000, expiresAt: 50_000 })), { status: 'stale', hadValue: false })
+  now = 50_000
+  sweep(store)
+  assert.is(store.record('k'), undefined)
+})
+
+test('guardUntil is carried in records and grows with each superseded version', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v1', { wall: 1000, expiresAt: 7000 }))
+  store.apply(put('k', 'v2', { wall: 1001, expiresAt: 4000 }))
+  assert.is(store.record('k')?.guardUntil, 7000)
+  store.apply(put('k', 'v3', { wall: 1002, expiresAt: 9000 }))
+  assert.is(store.record('k')?.guardUntil, 7000, 'max of superseded expiries (7000, 4000)')
+  store.apply(put('k', 'v4', { wall: 1003, expiresAt: 2000 }))
+  assert.is(store.record('k')?.guardUntil, 9000)
+  // A stale arrival with a later expiry than the guard raises it.
+  store.apply(put('k', 'v0', { wall: 999, expiresAt: 12_000 }))
+  assert.is(store.record('k')?.guardUntil, 12_000)
+  assert.is(text(store.get('k')?.value), 'v4')
+})
+
+test('a newer write that has already expired removes the older value: status expired, marker until the older expiry', () => {
+  const { store, expired } = makeStore()
+  store.apply(put('k', 'v1', { wall: 1000, expiresAt: 9000 }))
+  now = 4000
+  assert.equal(store.apply(put('k', 'v2', { wall: 2000, expiresAt: 3000 })), { status: 'expired', hadValue: true })
+  assert.is(store.get('k'), undefined)
+  assert.is(store.size, 0)
+  assert.is(store.bytes, 0)
+  assert.is(store.markerCount, 1)
+  assert.equal(plain(store.record('k')), { key: 'k', value: null, expiresAt: 9000, wall: 2000, counter: 0, origin: 'A', contentType: undefined, guardUntil: 9000 })
+  assert.equal(store.apply(put('k', 'v1', { wall: 1000, expiresAt: 9000 })), { status: 'stale', hadValue: false })
+  assert.equal(expired, [])
+})
+
+test('an already expired write on an unknown key leaves nothing', () => {
+  const { store } = makeStore()
+  now = 5000
+  assert.equal(store.apply(put('k', 'v', { expiresAt: 4000 })), { status: 'expired', hadValue: false })
+  assert.equal(store.apply(del('j', { expiresAt: 5000 })), { status: 'applied', hadValue: false })
+  assert.is(store.record('k'), undefined)
+  assert.is(store.record('j'), undefined)
+  assert.is(store.markerCount, 0)
+  assert.is(store.size, 0)
+})
+
+test('maxMarkers: beyond it, tombstones for unknown keys are not kept', () => {
+  const { store } = makeStore({ maxMarkers: 2 })
+  store.apply(del('a'))
+  store.apply(del('b'))
+  assert.is(store.markerCount, 2)
+  assert.equal(store.apply(del('c')), { status: 'applied', hadValue: false })
+  assert.is(store.markerCount, 2)
+  assert.is(store.record('c'), undefined)
+  // A delete of a live key is still kept: it must hide the value.
+  store.apply(put('d', 'v'))
+  store.apply(del('d', { wall: 2000 }))
+  assert.is(store.get('d'), undefined)
+  assert.is(store.record('d')?.value, null)
+})
+
+// --- limits ------------------------------------------------------------------
+
+test('maxEntries: a new key beyond it is full and nothing is lost; overwrites still fit', () => {
+  const { store } = makeStore({ maxEntries: 3 })
+  for (const k of ['a', 'b', 'c']) assert.is(store.apply(put(k, 'v')).status, 'applied')
+  assert.is(store.checkCapacity('d', 1) !== undefined, true)
+  assert.match(store.checkCapacity('d', 1) ?? '', 'maxEntries (3)')
+  const digests = Array.from(store.digests)
+  assert.equal(store.apply(put('d', 'v')), { status: 'full', hadValue: false })
+  assert.equal(store.keys(), ['a', 'b', 'c'])
+  assert.is(store.record('d'), undefined)
+  assert.is(store.size, 3)
+  assert.is(store.bytes, 6)
+  assert.equal(Array.from(store.digests), digests, 'a refused write leaves no trace')
+  // Overwriting an existing key does not add an entry.
+  assert.is(store.checkCapacity('a', 5), undefined)
+  assert.is(store.apply(put('a', 'newer', { wall: 2000 })).status, 'applied')
+  assert.is(text(store.get('a')?.value), 'newer')
+  // A delete frees a place; deletes are never refused for capacity.
+  assert.is(store.apply(del('b', { wall: 2000 })).status, 'applied')
+  assert.is(store.checkCapacity('d', 1), undefined)
+  assert.is(store.apply(put('d', 'v')).status, 'applied')
+  assert.equal(store.keys(), ['a', 'c', 'd'])
+})
+
+test('maxBytes counts UTF-8 bytes of keys and values; crossing it is full and changes nothing', () => {
+  const { store } = makeStore({ maxBytes: 20 })
+  assert.is(store.apply(put('é', '12345678')).status, 'applied') // 2 + 8
+  assert.is(store.bytes, 10)
+  assert.equal(store.apply(put('k2', '123456789')), { status: 'full', hadValue: false }) // 10 + 2 + 9 = 21
+  assert.match(store.checkCapacity('k2', 9) ?? '', 'maxBytes (20 bytes)')
+  assert.is(store.get('k2'), undefined)
+  assert.is(store.bytes, 10)
+  assert.is(store.apply(put('k2', '12345678')).status, 'applied') // exactly 20
+  assert.is(store.bytes, 20)
+  // Overwrite: only the difference counts.
+  assert.is(store.checkCapacity('é', 8), undefined)
+  assert.is(store.apply(put('é', 'abcdefgh', { wall: 2000 })).status, 'applied')
+  assert.is(store.checkCapacity('é', 9) !== undefined, true)
+  assert.equal(store.apply(put('é', 'abcdefghi', { wall: 3000 })), { status: 'full', hadValue: true })
+  assert.is(text(store.get('é')?.value), 'abcdefgh', 'the refused overwrite lost nothing')
+  assert.is(store.get('é')?.version, '2000.0')
+  assert.is(store.apply(put('é', 'x', { wall: 3000 })).status, 'applied', 'a smaller overwrite fits')
+  assert.is(store.bytes, 20 - 7)
+})
+
+test('checkCapacity agrees with apply (random sizes against both limits)', () => {
+  const rand = prng(5)
+  const { store } = makeStore({ maxEntries: 8, maxBytes: 200 })
+  let wall = 1000
+  for (let i = 0; i < 2000; i++) {
+    const key = `k${randInt(rand, 12)}`
+    if (rand() < 0.2) {
+      store.apply(del(key, { wall: wall++ }))
+      continue
+    }
+    const size = randInt(rand, 60)
+    const predicted = store.checkCapacity(key, size)
+    const { status } = store.apply(put(key, 'x'.repeat(size), { wall: wall++ }))
+    assert.is(status === 'full', predicted !== undefined, `step ${i}: checkCapacity said ${String(predicted)}, apply said ${status}`)
+    assert.ok(store.size <= 8)
+    assert.ok(store.bytes <= 200)
+  }
+})
+
+// --- expiry ------------------------------------------------------------------
+
+test('onExpire: once per expired live value, with its key and expiresAt', () => {
+  const { store, expired } = makeStore()
+  store.apply(put('a', 'v', { expiresAt: 100 }))
+  store.apply(put('b', 'v', { expiresAt: 200 }))
+  store.apply(put('c', 'v', { expiresAt: 200 }))
+  store.apply(put('d', 'v', { expiresAt: 300 }))
+  store.apply(put('gone', 'v', { expiresAt: 200 }))
+  store.apply(del('gone', { wall: 2000, expiresAt: 200 }))
+  now = 99
+  assert.not.ok(store.expireDue())
+  assert.equal(expired, [])
+  now = 200
+  assert.not.ok(store.expireDue())
+  assert.equal(expired.map(e => e[0]).sort(), ['a', 'b', 'c'])
+  assert.equal(expired.find(e => e[0] === 'a'), ['a', 100])
+  assert.equal(expired.find(e => e[0] === 'b'), ['b', 200])
+  assert.not.ok(store.expireDue())
+  assert.is(expired.length, 3, 'sweeping again calls nothing twice')
+  now = 1000
+  assert.not.ok(store.expireDue())
+  assert.equal(expired.map(e => e[0]).sort(), ['a', 'b', 'c', 'd'])
+})
+
+test('overwritten values do not call onExpire at their old expiry', () => {
+  const { store, expired } = makeStore()
+  store.apply(put('k', 'v1', { wall: 1000, expiresAt: 100 }))
+  store.apply(put('k', 'v2', { wall: 1001, expiresAt: 500 }))
+  now = 100
+  store.expireDue()
+  assert.equal(expired, [])
+  now = 500
+  store.expireDue()
+  assert.equal(expired, [['k', 500]])
+})
+
+test('accounting returns to 0 after everything expires (random workload)', () => {
+  const rand = prng(99)
+  const { store, expired } = makeStore()
+  const keys = Array.from({ length: 200 }, (_, i) => `key/${i}/${'é'.repeat(i % 3)}`)
+  let wall = 1000
+  let maxMarkers = 0
+  for (let step = 0; step < 5000; step++) {
+    now += randInt(rand, 3)
+    const key = keys[randInt(rand, keys.length)]
+    const r = rand()
+    if (r < 0.6) store.apply(put(key, 'x'.repeat(randInt(rand, 40)), { wall: wall++, expiresAt: now + 1 + randInt(rand, 2000), contentType: rand() < 0.3 ? 'a/b' : undefined }))
+    else if (r < 0.75) store.apply(del(key, { wall: wall++, expiresAt: now + randInt(rand, 2000) }))
+    else if (r < 0.85) store.apply(put(key, 'stale', { wall: wall - 50, expiresAt: now + randInt(rand, 3000) }))
+    else store.expireDue()
+    if (step % 500 === 0) {
+      sweep(store)
+      const live = store.keys()
+      assert.is(store.size, live.length, `size at step ${step}`)
+      assert.is(store.bytes, live.reduce((n, k) => n + utf8(k) + store.get(k)!.value.length, 0), `bytes at step ${step}`)
+      const markers = [...store.records()].filter(r => r.value === null).length
+      assert.is(store.markerCount, markers, `markerCount at step ${step}`)
+      maxMarkers = Math.max(maxMarkers, markers)
+    }
+  }
+  assert.ok(expired.length > 100, `the workload exercised expiry (${expired.length} expired)`)
+  assert.ok(maxMarkers > 0, 'the workload left markers')
+  now += 1_000_000
+  sweep(store)
+  assert.is(store.size, 0)
+  assert.is(store.bytes, 0)
+  assert.is(store.markerCount, 0)
+  assert.equal(store.keys(), [])
+  assert.equal([...store.records()], [])
+  assert.ok(Array.from(store.digests).every(d => d === 0), 'every digest back to 0')
+  for (const k of keys) assert.is(store.record(k), undefined)
+})
+
+test('the expiry timer fires with real time, and rearms for a sooner entry', async () => {
+  const fired: Array<[string, number, number]> = []
+  let resolveFired!: () => void
+  const firedOnce = new Promise<void>(resolve => { resolveFired = resolve })
+  const store = new MemoryStore({
+    clock: Date.now,
+    maxEntries: 100,
+    maxBytes: 1 << 20,
+    onExpire: (key, expiresAt) => { fired.push([key, expiresAt, Date.now()]); resolveFired() }
+  })
+  store.start()
+  try {
+    const start = Date.now()
+    store.apply(put('far', 'v', { wall: start, expiresAt: start + 30 * DAY }))
+    store.apply(put('soon', 'v', { wall: start, expiresAt: start + 50 }))
+    let deadline: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      firedOnce,
+      new Promise((_resolve, reject) => { deadline = setTimeout(() => reject(new Error('onExpire not called within 3000 ms')), 3000) })
+    ]).finally(() => clearTimeout(deadline))
+    assert.is(fired.length, 1)
+    const [key, expiresAt, at] = fired[0]
+    assert.is(key, 'soon')
+    assert.is(expiresAt, start + 50)
+    assert.ok(at >= expiresAt, 'not before its time')
+    assert.is(store.has('soon'), false)
+    assert.is(store.has('far'), true)
+    assert.is(store.size, 1)
+  } finally {
+    store.stop()
+  }
+})
+
+/** Runs `fn`, recording the delay of every setTimeout it arms. */
+function captureTimeouts (fn: () => void): number[] {
+  const delays: number[] = []
+  const real = globalThis.setTimeout
+  globalThis.setTimeout = ((handler: (...args: unknown[]) => void, delay?: number, ...args: unknown[]) => {
+    delays.push(delay ?? 0)
+    return real(handler, delay, ...args)
+  }) as typeof setTimeout
+  try {
+    fn()
+  } finally {
+    globalThis.setTimeout = real
+  }
+  return delays
+}
+
+test('the timer delay is clamped to 2^31-1 ms: an entry 30 days out does not fire at once', async () => {
+  const store = new MemoryStore({ clock: Date.now, maxEntries: 100, maxBytes: 1 << 20 })
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(w.name) }
+  process.on('warning', onWarning)
+  let sweeps = 0
+  let removed = 0
+  const realExpireDue = store.expireDue.bind(store)
+  store.expireDue = (budgetMs?: number) => {
+    sweeps++
+    const before = store.size + store.markerCount
+    const more = realExpireDue(budgetMs)
+    removed += before - (store.size + store.markerCount)
+    return more
+  }
+  try {
+    const t = Date.now()
+    store.apply(put('far', 'v', { wall: t, expiresAt: t + 30 * DAY }))
+    const delays = captureTimeouts(() => store.start())
+    assert.is(delays.length, 1, 'one timer armed')
+    assert.is(delays[0], MAX_TIMER_DELAY_MS, 'armed for the longest delay Node honours, not 30 days')
+    // Node fires an overflowing delay after 1 ms: give it that chance, and more.
+    await nextTick()
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.is(removed, 0, 'nothing removed')
+    assert.ok(sweeps === 0, `the timer did not fire (sweeps: ${sweeps})`)
+    assert.ok(store.has('far'))
+    assert.equal(warnings.filter(n => n === 'TimeoutOverflowWarning'), [])
+  } finally {
+    store.stop()
+    process.off('warning', onWarning)
+  }
+})
+
+test('a stopped store arms no timer; start() arms one for the soonest expiry', () => {
+  now = 1000
+  const { store } = makeStore()
+  assert.equal(captureTimeouts(() => store.apply(put('k', 'v', { expiresAt: 1500 }))), [], 'not started: no timer')
+  const delays = captureTimeouts(() => store.start())
+  try {
+    assert.equal(delays, [500])
+    assert.equal(captureTimeouts(() => store.start()), [], 'start is idempotent')
+    assert.equal(captureTimeouts(() => store.apply(put('later', 'v', { expiresAt: 1700 }))), [], 'a later expiry keeps the timer')
+    assert.equal(captureTimeouts(() => store.apply(put('sooner', 'v', { expiresAt: 1200 }))), [200], 'a sooner expiry rearms it')
+  } finally {
+    store.stop()
+  }
+  assert.equal(captureTimeouts(() => store.apply(put('x', 'v', { expiresAt: 1100 }))), [], 'stopped again: no timer')
+})
+
+test('time slicing: 200k entries all due, expireDue(2) stops early and later calls finish', () => {
+  const N = 200_000
+  const seen = new Uint8Array(N)
+  let calls = 0
+  const store = new MemoryStore({
+    clock: () => now,
+    maxEntries: N,
+    maxBytes: 1 << 30,
+    onExpire: (key) => { seen[Number(key.slice(1))]++; calls++ }
+  })
+  const value = new Uint8Array(4)
+  for (let i = 0; i < N; i++) {
+    store.apply({ key: `k${i}`, value, expiresAt: 10 + (i % 1000), wall: 1, counter: 0, origin: 'A', guardUntil: 0 })
+  }
+  assert.is(store.size, N)
+  now = 5000
+  assert.is(store.get('k199999'), undefined, 'due entries are invisible before their sweep')
+  assert.is(store.expireDue(2), true, 'more remains after a 2 ms slice')
+  assert.ok(calls > 0 && calls < N, `the first slice removed some but not all (${calls})`)
+  assert.is(store.size, N - calls)
+  let slices = 1
+  while (store.expireDue(2)) {
+    slices++
+    assert.ok(slices < 100_000, 'bounded')
+  }
+  assert.is(calls, N)
+  assert.ok(seen.every(n => n === 1), 'every key expired exactly once')
+  assert.is(store.size, 0)
+  assert.is(store.bytes, 0)
+  assert.ok(Array.from(store.digests).every(d => d === 0))
+})
+
+// --- digests -----------------------------------------------------------------
+
+test('digests: equal for the same content in a different insertion order; different after a change', () => {
+  const rand = prng(8)
+  const records = Array.from({ length: 500 }, (_, i) => put(`k${i}`, `v${i}`, { wall: 1000 + i, counter: i % 3, origin: i % 2 === 0 ? 'A' : 'B' }))
+  records.push(del('deleted', { wall: 4000 }))
+  const a = makeStore().store
+  const b = makeStore().store
+  for (const r of records) a.apply(r)
+  for (const r of shuffled(records, rand)) b.apply(r)
+  assert.equal(Array.from(a.digests), Array.from(b.digests))
+  assert.ok(Array.from(a.digests).some(d => d !== 0))
+
+  const base = Array.from(a.digests)
+  const changed = (label: string): void => {
+    assert.not.equal(Array.from(a.digests), base, `${label} changes the digests`)
+  }
+  a.apply(put('k7', 'newer', { wall: 9000 }))
+  changed('an overwrite')
+  b.apply(put('k7', 'newer', { wall: 9000 }))
+  assert.equal(Array.from(a.digests), Array.from(b.digests), 'the same overwrite on both: equal again')
+
+  const before = Array.from(a.digests)
+  a.apply(del('k8', { wall: 9000 }))
+  assert.not.equal(Array.from(a.digests), before, 'a delete changes the digests')
+
+  const c = makeStore().store
+  const d = makeStore().store
+  c.apply(put('x', 'v', { wall: 1, origin: 'A' }))
+  d.apply(put('x', 'v', { wall: 1, origin: 'B' }))
+  assert.not.equal(Array.from(c.digests), Array.from(d.digests), 'the origin is part of a version')
+  d.apply(put('x', 'v', { wall: 1, counter: 1, origin: 'A' }))
+  assert.not.equal(Array.from(c.digests), Array.from(d.digests), 'the counter is part of a version')
+})
+
+test('digests: an expiry changes them; removing everything brings them back to 0', () => {
+  const { store } = makeStore()
+  store.apply(put('a', 'v', { expiresAt: 100 }))
+  store.apply(put('b', 'v', { expiresAt: 200 }))
+  const full = Array.from(store.digests)
+  now = 100
+  store.expireDue()
+  assert.not.equal(Array.from(store.digests), full)
+  const other = makeStore().store
+  other.apply(put('b', 'v', { expiresAt: 200 }))
+  assert.equal(Array.from(store.digests), Array.from(other.digests), 'same as a store that only ever held b')
+  now = 200
+  store.expireDue()
+  assert.ok(Array.from(store.digests).every(d => d === 0))
+})
+
+test('clear() removes everything and the store stays usable', () => {
+  const { store } = makeStore()
+  for (let i = 0; i < 100; i++) store.apply(put(`k${i}`, 'v'))
+  store.apply(del('m', { wall: 5000 }))
+  store.clear()
+  assert.is(store.size, 0)
+  assert.is(store.bytes, 0)
+  assert.is(store.markerCount, 0)
+  assert.equal(store.keys(), [])
+  assert.ok(Array.from(store.digests).every(d => d === 0))
+  assert.is(store.apply(put('k1', 'again')).status, 'applied')
+  assert.is(text(store.get('k1')?.value), 'again')
+  assert.is(store.apply(put('m', 'back', { wall: 1 })).status, 'applied', 'the marker is gone too')
+})
+
+// --- regressions ------------------------------------------------------------
+
+test('clear() after the store grew past its first 1024 slots must not throw', () => {
+  const { store } = makeStore()
+  for (let i = 0; i < 3000; i++) store.apply(put(`k${i}`, 'v'))
+  store.clear() // once threw RangeError: it copied the grown columns into 1024-slot arrays
+  assert.is(store.size, 0)
+  assert.equal(store.keys(), [])
+  for (let i = 0; i < 3000; i++) store.apply(put(`k${i}`, 'again'))
+  assert.is(store.size, 3000)
+  assert.is(text(store.get('k2999')?.value), 'again')
+})
+
+test('an older version outliving a delete marker must extend it (no resurrection)', () => {
+  // A tombstone arrives before the older write it deletes (gossip reordering,
+  // or a partitioned writer). The older write outlives the marker's horizon.
+  const { store } = makeStore()
+  assert.is(store.apply(del('k', { wall: 2000, expiresAt: 100 })).status, 'applied')
+  const older = put('k', 'deleted value', { wall: 1000, expiresAt: 1000 })
+  assert.is(store.apply(older).status, 'stale')
+  now = 200
+  sweep(store)
+  assert.is(store.apply(older).status, 'stale', 'the deleted value must not come back while it lives')
+  assert.is(store.get('k'), undefined)
+})
+
+test('the guard does not depend on arrival order (a stale record'"'"'s guardUntil counts)', () => {
+  // v1 superseded v0 (alive until 5000) on some node: v1.guardUntil = 5000.
+  // v2 supersedes v1 and expires first. Wherever v2 lives, a marker must
+  // guard until 5000 so v0 cannot come back.
+  const v1 = put('k', 'v1', { wall: 1001, expiresAt: 500, guardUntil: 5000 })
+  const v2 = put('k', 'v2', { wall: 1002, expiresAt: 300 })
+  const inOrder = makeStore().store
+  inOrder.apply(v1)
+  inOrder.apply(v2)
+  const reordered = makeStore().store
+  reordered.apply(v2)
+  reordered.apply(v1) // stale
+  assert.equal(plain(reordered.record('k')), plain(inOrder.record('k')), 'same record whatever the arrival order')
+  now = 1000
+  sweep(reordered)
+  assert.is(reordered.apply(put('k', 'v0', { wall: 1000, expiresAt: 5000 })).status, 'stale', 'v0 must stay superseded')
+})
+
+test('LWW converges with deletes and guards of any horizon, whatever the arrival order', () => {
+  // The general form of the two cases above: tombstones and overwrites whose
+  // horizons are shorter than what they supersede, and guards received from peers.
+  const rand = prng(4242)
+  const keys = ['p', 'q', 'r']
+  const versions = uniqueVersions(rand, 80, 10, 3, ['n1', 'n2', 'n3'])
+  const records = versions.map((v, i) => {
+    const guardUntil = rand() < 0.5 ? 0 : randInt(rand, 9000)
+    const key = keys[randInt(rand, keys.length)]
+    return rand() < 0.3
+      ? del(key, { ...v, expiresAt: 1 + randInt(rand, 8000), guardUntil })
+      : put(key, `v${i}`, { ...v, expiresAt: 1 + randInt(rand, 8000), guardUntil })
+  })
+  const stores = [records, [...records].reverse(), ...Array.from({ length: 4 }, () => shuffled(records, rand))].map(order => {
+    const { store } = makeStore()
+    for (const r of order) store.apply(r)
+    return store
+  })
+  const snapshot = (s: MemoryStore): unknown => ({ records: keys.map(k => plain(s.record(k))), digests: Array.from(s.digests), size: s.size, markers: s.markerCount })
+  for (const t of [0, 1500, 3000, 4500, 6000, 7500, 9000]) {
+    now = t
+    for (const s of stores) sweep(s)
+    const ref = snapshot(stores[0])
+    stores.forEach((s, i) => assert.equal(snapshot(s), ref, `order ${i} at ${t}`))
+  }
+})
+
+test('a marker left by an expired value carries no content type, wherever it expired', () => {
+  const v1 = put('k', 'v1', { wall: 1000, expiresAt: 9000 })
+  const v2 = put('k', 'v2', { wall: 2000, expiresAt: 3000, contentType: 'text/plain' })
+  const here = makeStore().store // v2 expires here
+  here.apply(v1)
+  here.apply(v2)
+  const there = makeStore().store // v2 arrives already expired
+  there.apply(v1)
+  now = 4000
+  here.expireDue()
+  there.apply(v2)
+  assert.equal(plain(here.record('k')), plain(there.record('k')))
+  assert.is(here.record('k')?.contentType, undefined)
+})
+
+test.run()

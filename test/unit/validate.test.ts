@@ -1,0 +1,91 @@
+/**
+ * checkRecord: the verdict on a record received from a peer. `'ok'`,
+ * `'expired'` (harmless, dropped), or the reason it is invalid: a version
+ * from too far in the future, an expiry or guard beyond maxTtl + skew, or a
+ * TTL longer than maxTtl (+ skew).
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { checkRecord } from '../../src/replication/validate.ts'
+import { put, del } from './helpers.ts'
+import type { RecordBounds } from '../../src/replication/validate.ts'
+
+const NOW = 1_700_000_000_000
+const BOUNDS: RecordBounds = { maxTtl: 60_000, maxClockSkew: 5_000 }
+const HORIZON = NOW + BOUNDS.maxTtl + BOUNDS.maxClockSkew
+
+const live = (over: Parameters<typeof put>[2] = {}): ReturnType<typeof put> => put('k', 'v', { wall: NOW, expiresAt: NOW + 10_000, ...over })
+
+test('ok: a fresh write within its TTL', () => {
+  assert.is(checkRecord(live(), NOW, BOUNDS), 'ok')
+  assert.is(checkRecord(live({ expiresAt: NOW + 1 }), NOW, BOUNDS), 'ok', 'expiring in 1 ms')
+  assert.is(checkRecord(live({ expiresAt: NOW + BOUNDS.maxTtl }), NOW, BOUNDS), 'ok', 'the longest TTL')
+  assert.is(checkRecord(live({ wall: NOW - 30_000, expiresAt: NOW + 30_000 }), NOW, BOUNDS), 'ok', 'written a while ago')
+  assert.is(checkRecord(del('k', { wall: NOW, expiresAt: NOW + 60_000, guardUntil: NOW + 60_000 }), NOW, BOUNDS), 'ok', 'a tombstone')
+})
+
+test('ok at the edges: clock skew exactly maxClockSkew, expiry and guard exactly at the horizon', () => {
+  assert.is(checkRecord(live({ wall: NOW + BOUNDS.maxClockSkew, expiresAt: NOW + BOUNDS.maxClockSkew + 1000 }), NOW, BOUNDS), 'ok')
+  assert.is(checkRecord(live({ wall: NOW + BOUNDS.maxClockSkew, expiresAt: HORIZON }), NOW, BOUNDS), 'ok')
+  assert.is(checkRecord(live({ guardUntil: HORIZON }), NOW, BOUNDS), 'ok')
+})
+
+test('expired: expiresAt at or before now', () => {
+  assert.is(checkRecord(live({ wall: NOW - 20_000, expiresAt: NOW }), NOW, BOUNDS), 'expired', 'expiresAt is exclusive')
+  assert.is(checkRecord(live({ wall: NOW - 20_000, expiresAt: NOW - 1 }), NOW, BOUNDS), 'expired')
+  assert.is(checkRecord(live({ wall: 1, expiresAt: 2 }), NOW, BOUNDS), 'expired')
+  assert.is(checkRecord(del('k', { wall: NOW - 10, expiresAt: NOW - 5 }), NOW, BOUNDS), 'expired', 'a tombstone past its horizon')
+})
+
+test('invalid: a version more than maxClockSkew ahead', () => {
+  const verdict = checkRecord(live({ wall: NOW + BOUNDS.maxClockSkew + 1, expiresAt: NOW + 20_000 }), NOW, BOUNDS)
+  assert.match(verdict, /version time \d+ is more than maxClockSkew ahead/)
+  assert.match(checkRecord(del('k', { wall: NOW + 3_600_000, expiresAt: NOW + 3_600_001 }), NOW, BOUNDS), /more than maxClockSkew ahead/, 'tombstones too')
+})
+
+test('invalid: an expiry beyond maxTtl + maxClockSkew', () => {
+  assert.match(checkRecord(live({ expiresAt: HORIZON + 1 }), NOW, BOUNDS), /expiresAt \d+ is beyond maxTtl plus maxClockSkew/)
+  assert.match(checkRecord(live({ expiresAt: Number.MAX_SAFE_INTEGER }), NOW, BOUNDS), /beyond maxTtl plus maxClockSkew/)
+  assert.match(checkRecord(del('k', { wall: NOW, expiresAt: HORIZON + 1 }), NOW, BOUNDS), /expiresAt .* beyond/, 'a tombstone horizon too')
+})
+
+test('invalid: a guard beyond maxTtl + maxClockSkew', () => {
+  assert.match(checkRecord(live({ guardUntil: HORIZON + 1 }), NOW, BOUNDS), /guardUntil \d+ is beyond maxTtl plus maxClockSkew/)
+  assert.match(checkRecord(del('k', { wall: NOW, expiresAt: NOW + 1000, guardUntil: HORIZON + 1 }), NOW, BOUNDS), /guardUntil/)
+  // Checked even when the record itself has expired: the guard would keep a marker alive.
+  assert.match(checkRecord(live({ wall: NOW - 20_000, expiresAt: NOW - 1, guardUntil: HORIZON + 1 }), NOW, BOUNDS), /guardUntil/)
+})
+
+test('invalid: a TTL (expiresAt - wall) longer than maxTtl + maxClockSkew', () => {
+  const ttlLimit = BOUNDS.maxTtl + BOUNDS.maxClockSkew
+  // Within the horizon from now, but written long before: the TTL it asked for was too long.
+  assert.is(checkRecord(live({ wall: NOW - 1000, expiresAt: NOW - 1000 + ttlLimit }), NOW, BOUNDS), 'ok', 'exactly the limit')
+  const verdict = checkRecord(live({ wall: NOW - 1000, expiresAt: NOW - 1000 + ttlLimit + 1 }), NOW, BOUNDS)
+  assert.match(verdict, new RegExp(`TTL ${ttlLimit + 1} ms is longer than maxTtl`))
+  // A tombstone's expiresAt is a horizon, not a TTL: no TTL check.
+  assert.is(checkRecord(del('k', { wall: NOW - 50_000, expiresAt: HORIZON }), NOW, BOUNDS), 'ok')
+})
+
+test('invalid wins over expired: a malformed record is rejected even when expired', () => {
+  const verdict = checkRecord(live({ wall: NOW + BOUNDS.maxClockSkew + 1, expiresAt: NOW - 1 }), NOW, BOUNDS)
+  assert.is.not(verdict, 'expired')
+  assert.is.not(verdict, 'ok')
+})
+
+test('zero clock skew: nothing ahead of now is accepted', () => {
+  const strict: RecordBounds = { maxTtl: 1000, maxClockSkew: 0 }
+  assert.is(checkRecord(live({ wall: NOW, expiresAt: NOW + 1000 }), NOW, strict), 'ok')
+  assert.match(checkRecord(live({ wall: NOW + 1, expiresAt: NOW + 1000 }), NOW, strict), /maxClockSkew/)
+  assert.match(checkRecord(live({ wall: NOW, expiresAt: NOW + 1001 }), NOW, strict), /beyond/)
+})
+
+test('pure: the same inputs give the same verdict and the record is not modified', () => {
+  const r = live({ guardUntil: NOW + 5 })
+  const copy = { ...r }
+  const a = checkRecord(r, NOW, BOUNDS)
+  const b = checkRecord(r, NOW, BOUNDS)
+  assert.is(a, b)
+  assert.equal(r, copy)
+})
+
+test.run()
