@@ -799,7 +799,7 @@ test('an older version outliving a delete marker must extend it (no resurrection
   assert.is(store.get('k'), undefined)
 })
 
-test('the guard does not depend on arrival order (a stale record'"'"'s guardUntil counts)', () => {
+test('the guard does not depend on arrival order (the guardUntil of a stale record counts)', () => {
   // v1 superseded v0 (alive until 5000) on some node: v1.guardUntil = 5000.
   // v2 supersedes v1 and expires first. Wherever v2 lives, a marker must
   // guard until 5000 so v0 cannot come back.
