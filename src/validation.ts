@@ -34,6 +34,7 @@ export function validateTtl (ttl: unknown, config: Pick<Config, 'minTtl' | 'maxT
 export function toValueBytes (value: unknown, maxValueBytes: number): Uint8Array {
   let bytes: Uint8Array
   if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw new InvalidValueError('string value is not valid Unicode (lone surrogate); pass a Uint8Array for arbitrary bytes')
     bytes = encoder.encode(value)
   } else if (value instanceof Uint8Array) {
     if (value.length > maxValueBytes) throw new ValueTooLargeError(value.length, maxValueBytes)

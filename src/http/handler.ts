@@ -56,7 +56,8 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
         answerPreflight(res, allowed, options.cors)
         return
       }
-      const handle = match.route.methods[method] ?? (method === 'HEAD' ? match.route.methods.GET : undefined)
+      const { methods } = match.route
+      const handle = Object.hasOwn(methods, method) ? methods[method] : method === 'HEAD' ? methods.GET : undefined
       if (handle === undefined) {
         throw new HttpError('MethodNotAllowedError', `${method} is not allowed on ${match.route.name}`, { Allow: allowed.join(', ') })
       }

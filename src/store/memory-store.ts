@@ -235,6 +235,8 @@ export class MemoryStore {
         return { status: 'stale', hadValue }
       }
       guard = Math.max(guard, this.guards[slot], this.expires[slot])
+      // A value that expired but was not swept yet still gets its expire event.
+      if (this.valueOf[slot] !== null && !hadValue) this.onExpire?.(rec.key, this.expires[slot])
     }
 
     if (rec.value === null || rec.expiresAt <= now) {

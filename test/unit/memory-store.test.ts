@@ -859,4 +859,14 @@ test('a marker left by an expired value carries no content type, wherever it exp
   assert.is(here.record('k')?.contentType, undefined)
 })
 
+
+test('a value that expired unswept still gets its expire event when a newer write replaces it', () => {
+  const { store, expired } = makeStore()
+  store.apply(put('k', 'old', { expiresAt: 100 }))
+  now = 150 // expired, not swept
+  assert.is(store.apply(put('k', 'new', { wall: 1100, expiresAt: 5000 })).status, 'applied')
+  assert.equal(expired, [['k', 100]])
+  assert.is(text(store.get('k')?.value), 'new')
+})
+
 test.run()

@@ -178,4 +178,8 @@ test('validateCount: anything else is an InvalidArgumentError naming the option 
   assert.is((e as RepramError).code, 'ERR_INVALID_ARGUMENT')
 })
 
+test('toValueBytes: a string value with a lone surrogate is refused, not silently replaced', () => {
+  throwsNamed(() => toValueBytes('ok \ud800', 1024), 'InvalidValueError', /lone surrogate/)
+})
+
 test.run()
