@@ -7,6 +7,7 @@
  * Messages say what was wrong and with which value; they never include
  * stored values.
  */
+import type { PutReceipt } from './types.ts'
 
 export class RepramError extends Error {
   /** Stable machine-readable code, e.g. `ERR_INVALID_KEY`. */
@@ -95,9 +96,9 @@ export class NotStartedError extends RepramError {
  */
 export class QuorumNotReachedError extends RepramError {
   static readonly code = 'ERR_QUORUM_NOT_REACHED'
-  readonly receipt: PutReceiptLike
+  readonly receipt: PutReceipt
   readonly quorum: number
-  constructor (quorum: number, receipt: PutReceiptLike) {
+  constructor (quorum: number, receipt: PutReceipt) {
     super(`write of "${receipt.key}" got ${receipt.confirmations} of ${quorum} confirmations in time; it is stored locally and still replicating`, QuorumNotReachedError.code)
     this.name = 'QuorumNotReachedError'
     this.quorum = quorum
@@ -121,11 +122,6 @@ export class InvalidMessageError extends RepramError {
     super(message, InvalidMessageError.code)
     this.name = 'InvalidMessageError'
   }
-}
-
-interface PutReceiptLike {
-  key: string
-  confirmations: number
 }
 
 /** Throws {@link AbortError} when `signal` is aborted. */

@@ -65,6 +65,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private readonly repramPeers = new Set<string>()
   private readonly blocked = new Set<string>()
   private readonly pending = new Map<string, PendingQuorum>()
+  /** Wakes every running `watch()` loop (they end when the node stops). */
+  private readonly watchers = new Set<() => void>()
   private readonly log = logger('repram:node')
 
   constructor (init: RepramNodeInit = {}) {
@@ -200,6 +202,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     running.libp2p.unregister(running.topologyId)
     running.gossip.stop()
     for (const p of this.pending.values()) p.done()
+    for (const wake of this.watchers) wake()
     await running.sync.stop()
     await Promise.resolve(running.libp2p.stop()).catch(err => { this.log.error("stopping libp2p failed - %e", err) })
     const left = [...this.repramPeers]
@@ -282,13 +285,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   /**
    * Changes as they happen (sets, deletes, expiries; local and replicated),
-   * optionally only for keys starting with `prefix`, until `signal` aborts
-   * or the loop breaks.
+   * optionally only for keys starting with `prefix`, until `signal` aborts,
+   * the loop breaks, or the node stops. Throws `NotStartedError` before `start()`.
    */
   async * watch (opts: WatchOptions = {}): AsyncGenerator<Change> {
     const prefix = opts.prefix ?? ''
     const signal = opts.signal
     throwIfAborted(signal)
+    this.requireRunning()
     const queue: Change[] = []
     let wake: (() => void) | undefined
     let overflow = false
@@ -302,9 +306,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const types = ['entry:set', 'entry:delete', 'entry:expire'] as const
     for (const t of types) this.addEventListener(t, onChange as any)
     signal?.addEventListener('abort', onAbort)
+    this.watchers.add(onAbort)
     try {
       for (;;) {
-        if (signal?.aborted === true) return
+        if (signal?.aborted === true || this.running === undefined) return
         if (overflow) throw new WatchOverflowError(WATCH_BUFFER)
         const next = queue.shift()
         if (next !== undefined) { yield next; continue }
@@ -314,6 +319,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     } finally {
       for (const t of types) this.removeEventListener(t, onChange as any)
       signal?.removeEventListener('abort', onAbort)
+      this.watchers.delete(onAbort)
     }
   }
 

@@ -11,6 +11,7 @@ const STATUS_BY_NAME: Readonly<Record<string, number>> = {
   InvalidTtlError: 400,
   InvalidValueError: 400,
   InvalidParameterError: 400,
+  InvalidArgumentError: 400,
   KeyNotFoundError: 404,
   NotFoundError: 404,
   MethodNotAllowedError: 405,

@@ -154,6 +154,18 @@ test('calls before start() throw NotStartedError; start and stop are idempotent'
   assert.is(node.started, false)
 })
 
+test('watch() ends when the node stops, and needs a started node', async () => {
+  const node = await startNode()
+  const seen: string[] = []
+  const loop = (async () => { for await (const c of node.watch()) seen.push(c.key) })()
+  await node.put('before-stop', 'x', { ttl: 60_000 })
+  await waitFor(() => seen.length === 1)
+  await node.stop()
+  await loop
+  assert.equal(seen, ['before-stop'])
+  try { await node.watch().next(); assert.unreachable() } catch (err: any) { assert.is(err.name, 'NotStartedError') }
+})
+
 test('a node alone accepts writes; they reach a peer that connects later', async () => {
   const lonely = await startNode()
   let friend: RepramNode | undefined
