@@ -4,6 +4,8 @@
  * `InvalidConfigError` naming the field and the bad value. Unbounded
  * configurations (infinite TTLs or store sizes) are refused.
  */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { InvalidConfigError } from './errors.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -159,6 +161,26 @@ function stringList (init: Record<string, unknown>, field: string, def: readonly
   })
 }
 
+function checkMultiaddr (s: string): string | undefined {
+  try {
+    multiaddr(s)
+    return undefined
+  } catch (err) {
+    return `not a valid multiaddr: ${(err as Error).message}`
+  }
+}
+
+function checkBootstrapAddr (s: string): string | undefined {
+  const m = /\/p2p\/([^/]+)$/.exec(s)
+  if (m === null) return 'a bootstrap address must end in /p2p/<peer id>'
+  try {
+    peerIdFromString(m[1])
+  } catch {
+    return `"${m[1]}" is not a valid peer id`
+  }
+  return checkMultiaddr(s)
+}
+
 const KNOWN_FIELDS = new Set([
   'network', 'listen', 'announce', 'mdns', 'bootstrap', 'dht', 'defaultTtl', 'minTtl', 'maxTtl',
   'maxValueBytes', 'maxKeyBytes', 'maxEntries', 'maxBytes', 'maxClockSkew', 'syncInterval', 'psk',
@@ -216,10 +238,10 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
 
   return {
     network,
-    listen: stringList(raw, 'listen', DEFAULTS.listen),
-    announce: stringList(raw, 'announce', []),
+    listen: stringList(raw, 'listen', DEFAULTS.listen, checkMultiaddr),
+    announce: stringList(raw, 'announce', [], checkMultiaddr),
     mdns,
-    bootstrap: stringList(raw, 'bootstrap', [], s => /\/p2p\/[^/]+$/.test(s) ? undefined : 'a bootstrap address must end in /p2p/<peer id>'),
+    bootstrap: stringList(raw, 'bootstrap', [], checkBootstrapAddr),
     dht: raw.dht === true,
     defaultTtl,
     minTtl,

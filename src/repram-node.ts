@@ -267,7 +267,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const running = this.requireRunning()
     validateKey(key, this.config.maxKeyBytes)
     const current = this.store.record(key)
-    if (current === undefined) return false
+    if (current === undefined || current.value === null) return false // nothing live to supersede
     const { wall, counter } = this.hlc.tick()
     const horizon = Math.max(current.expiresAt, current.guardUntil)
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }

@@ -3,7 +3,11 @@
  * The `repram` executable. All the work is in `main.ts`; this file only
  * connects it to the process: arguments, environment, exit code.
  */
-import { main } from './main.ts'
+import module from 'node:module'
+
+// Client commands are short-lived processes: reusing compiled code from
+// earlier runs (in the OS temp dir) halves their start-up time.
+module.enableCompileCache?.()
 
 // `repram keys | head` closes stdout early: that ends the command, it is not a failure.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -11,6 +15,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err
 })
 
+// Imported after enabling the cache, so that it covers them.
+const { main } = await import('./main.ts')
 const code = await main(process.argv.slice(2), process.env)
 process.exitCode = code
 // A closed libp2p node or HTTP client may keep a socket open for a moment; do not hang on it.

@@ -35,7 +35,7 @@ export class DhtRendezvous {
   start (): void {
     if (this.shutdown !== undefined) return
     this.shutdown = new AbortController()
-    void this.loop(this.shutdown.signal)
+    this.loop(this.shutdown.signal).catch(err => { this.init.log.error('rendezvous loop ended - %e', err) })
   }
 
   stop (): void {

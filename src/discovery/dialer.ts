@@ -46,7 +46,12 @@ export class PeerDialer {
     if (this.shutdown !== undefined) return
     this.shutdown = new AbortController()
     this.init.libp2p.addEventListener('peer:discovery', this.onDiscovery)
-    for (const addr of this.init.bootstrap) void this.bootstrapLoop(multiaddr(addr), this.shutdown.signal)
+    for (const addr of this.init.bootstrap) {
+      this.bootstrapLoop(multiaddr(addr), this.shutdown.signal).catch(err => {
+        this.init.counters.backgroundErrors++
+        this.init.log.error('bootstrap loop for %s ended - %e', addr, err)
+      })
+    }
   }
 
   stop (): void {

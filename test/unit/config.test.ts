@@ -258,4 +258,10 @@ test('a psk with the right header but no valid key is refused here, not at start
   rejects({ psk: '/key/swarm/psk/1.0.0/' }, 'psk')
 })
 
+test('addresses are parsed: a bad multiaddr or peer id is refused up front', () => {
+  rejects({ listen: ['/ip4/not-an-ip/tcp/0'] }, 'listen[0]', /not a valid multiaddr/)
+  rejects({ announce: ['/nonsense/1'] }, 'announce[0]', /not a valid multiaddr/)
+  rejects({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/not-a-peer-id'] }, 'bootstrap[0]', /not a valid peer id/)
+})
+
 test.run()
