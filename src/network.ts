@@ -7,6 +7,7 @@
  * - the per-host inbound connection rate limit is raised;
  * - unsigned messages (see replication/gossip.ts).
  */
+import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -31,8 +32,9 @@ export function protocolIds (network: string): { topic: string, sync: string, ka
     topic: `repram/${network}/entries/1`,
     sync: `/repram/${network}/sync/1.0.0`,
     kad: `/repram/${network}/kad/1.0.0`,
-    // One DNS label: letters, digits and hyphens, at most 63 bytes.
-    mdnsTag: `_repram-${network.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 48)}._udp.local`
+    // One DNS label: letters, digits and hyphens, at most 63 bytes; the hash
+    // keeps names that differ only in '.', '_' or past the cut apart.
+    mdnsTag: `_repram-${network.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40)}-${createHash('sha256').update(network).digest('hex').slice(0, 8)}._udp.local`
   }
 }
 

@@ -36,6 +36,7 @@ const DEFAULT_QUORUM_TIMEOUT = 5000
 const WATCH_BUFFER = 100_000
 
 interface PendingQuorum {
+  rec: WireRecord
   ackers: Set<string>
   needed: number
   done: () => void
@@ -48,6 +49,7 @@ interface Running {
   dialer: PeerDialer
   dht?: DhtRendezvous
   topologyId: string
+  topic: string
   antiEntropy?: ReturnType<typeof setInterval>
   startedAt: number
   peerId: string
@@ -62,7 +64,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private running?: Running
   private starting?: Promise<void>
   private privateKey?: PrivateKey
+  /** Peers that joined: connected with the sync protocol and subscribed to the topic. */
   private readonly repramPeers = new Set<string>()
+  /** Peers connected with the sync protocol, joined or not yet subscribed. */
+  private readonly connectedPeers = new Map<string, PeerId>()
   private readonly blocked = new Set<string>()
   private readonly pending = new Map<string, PendingQuorum>()
   /** Wakes every running `watch()` loop (they end when the node stops). */
@@ -177,7 +182,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         dht = new DhtRendezvous({ libp2p, network: config.network, log: logger('repram:dht'), dial: async (peer) => await dialer.dial(peer) })
         dht.start()
       }
-      this.running = { libp2p, gossip, sync, dialer, dht, topologyId, startedAt: Date.now(), peerId }
+      libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+      this.running = { libp2p, gossip, sync, dialer, dht, topologyId, topic: ids.topic, startedAt: Date.now(), peerId }
       if (config.syncInterval > 0) {
         this.running.antiEntropy = setInterval(() => { this.antiEntropy() }, config.syncInterval)
         this.running.antiEntropy.unref?.()
@@ -200,6 +206,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     running.dht?.stop()
     running.dialer.stop()
     running.libp2p.unregister(running.topologyId)
+    running.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    this.connectedPeers.clear()
     running.gossip.stop()
     for (const p of this.pending.values()) p.done()
     for (const wake of this.watchers) wake()
@@ -243,7 +251,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       return receipt
     }
     rec.ack = true
-    const ackers = await this.awaitQuorum(receipt.version, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
+    const ackers = await this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
     receipt.confirmations = ackers
     if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
     return receipt
@@ -409,6 +417,13 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         if (viaGossip && rec.ack === true && rec.value !== null) running.gossip.ack({ origin: rec.origin, wall: rec.wall, counter: rec.counter })
       } else if (status === 'stale') {
         this.counters.replicatedStale++
+        // Already stored (e.g. a sync round was faster than gossip): still a confirmation.
+        if (viaGossip && rec.ack === true && rec.value !== null) {
+          const held = this.store.record(rec.key)
+          if (held !== undefined && held.wall === rec.wall && held.counter === rec.counter && held.origin === rec.origin) {
+            running.gossip.ack({ origin: rec.origin, wall: rec.wall, counter: rec.counter })
+          }
+        }
       } else if (status === 'expired') {
         if (hadValue) this.emit('entry:expire', { type: 'expire', key: rec.key, expiresAt: rec.expiresAt })
       } else {
@@ -430,7 +445,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   }
 
   /** Waits until `needed` peers acked `version`; resolves to how many did. */
-  private async awaitQuorum (version: string, needed: number, timeout: number, signal: AbortSignal | undefined, send: () => void): Promise<number> {
+  private async awaitQuorum (rec: WireRecord, needed: number, timeout: number, signal: AbortSignal | undefined, send: () => void): Promise<number> {
+    const version = formatVersion(rec.wall, rec.counter)
     const ackers = new Set<string>()
     let aborted = false
     await new Promise<void>(resolve => {
@@ -442,7 +458,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         signal?.removeEventListener('abort', onAbort)
         resolve()
       }
-      this.pending.set(version, { ackers, needed, done })
+      this.pending.set(version, { rec, ackers, needed, done })
       send()
     })
     this.pending.delete(version)
@@ -453,19 +469,46 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private onPeerConnect (peer: PeerId): void {
     const running = this.running
     const id = peer.toString()
-    if (running === undefined || this.repramPeers.has(id)) return
-    this.repramPeers.add(id)
-    this.log('peer joined %p', peer)
-    this.emit('peer:join', { peerId: id })
+    if (running === undefined || this.connectedPeers.has(id)) return
+    this.connectedPeers.set(id, peer)
     // One side starts the catch-up round; a round moves data both ways.
     if (running.peerId < id) void running.sync.sync(peer)
+    if (running.gossip.subscribers().some(p => p.equals(peer))) this.join(id)
   }
 
   private onPeerDisconnect (peer: PeerId): void {
     const id = peer.toString()
+    this.connectedPeers.delete(id)
     if (!this.repramPeers.delete(id)) return
     this.log('peer left %p', peer)
     this.emit('peer:leave', { peerId: id })
+  }
+
+  /**
+   * A peer's gossip subscription became known. Until then gossip to it goes
+   * nowhere, so it joins only now, and writes still waiting for their
+   * quorum go out again for it.
+   */
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    const running = this.running
+    if (running === undefined) return
+    const { peerId, subscriptions } = evt.detail
+    if (!subscriptions.some(s => s.topic === running.topic && s.subscribe)) return
+    const id = peerId.toString()
+    if (this.connectedPeers.has(id)) this.join(id)
+    if (this.pending.size > 0) running.gossip.resend([...this.pending.values()].map(p => p.rec))
+  }
+
+  private join (id: string): void {
+    const running = this.running
+    const peer = this.connectedPeers.get(id)
+    if (running === undefined || peer === undefined || this.repramPeers.has(id)) return
+    this.repramPeers.add(id)
+    this.log('peer joined %s', id)
+    this.emit('peer:join', { peerId: id })
+    // Writes made between the connection and now went to no one by gossip:
+    // another round (a summary only, when nothing was missed) brings them.
+    if (running.peerId < id) void running.sync.sync(peer)
   }
 
   private antiEntropy (): void {

@@ -50,6 +50,7 @@ function describeParseError (err: { code?: string, message?: string }): string {
       // Covers both "--port needs a value" and "--no-x does not take one".
       if (option !== undefined && /argument missing/.test(message)) return `option ${option} needs a value`
       if (option !== undefined && /does not take an argument/.test(message)) return `option ${option} does not take a value`
+      if (option !== undefined && /ambiguous/.test(message)) return `option ${option} needs a value; for one that starts with -, write ${option}=<value>`
       return message
     default:
       return message

@@ -13,12 +13,13 @@ export function formatBytes (bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
 }
 
-/** `93_000` -> `1m33s`; sub-second values in ms. */
+/** `93_000` -> `1m33s`, to the nearest second; sub-second values in ms. */
 export function formatDuration (ms: number): string {
   if (!Number.isFinite(ms)) return '-'
   if (ms < 0) return '-' + formatDuration(-ms)
   if (ms < 1000) return `${Math.round(ms)}ms`
-  let s = Math.floor(ms / 1000)
+  // Rounded, not floored: a 60 s TTL read a moment later still shows as 1m0s.
+  let s = Math.round(ms / 1000)
   const d = Math.floor(s / 86_400); s -= d * 86_400
   const h = Math.floor(s / 3600); s -= h * 3600
   const m = Math.floor(s / 60); s -= m * 60

@@ -4,8 +4,9 @@
  * once and gives up, so this module:
  *
  * - dials every peer that a discovery mechanism (mDNS, DHT rendezvous)
- *   reports, unless already connected, and tags it `KEEP_ALIVE` so libp2p's
- *   reconnect queue redials it after a drop;
+ *   reports, unless already connected, retrying with backoff when the first
+ *   dials fail, and tags it `KEEP_ALIVE` so libp2p's reconnect queue
+ *   redials it after a drop;
  * - keeps one loop per bootstrap address that dials with exponential
  *   backoff (0.25 s doubling up to 30 s) whenever that peer is not
  *   connected, for as long as the node runs: the order nodes start in
@@ -23,6 +24,8 @@ import type { Counters } from '../replication/counters.ts'
 const BACKOFF_MIN_MS = 250
 const BACKOFF_MAX_MS = 30_000
 const DIAL_TIMEOUT_MS = 10_000
+/** Dial attempts for a discovered peer (about 5 minutes with the backoff). */
+const DISCOVERED_ATTEMPTS = 16
 
 export interface PeerDialerInit {
   libp2p: Libp2p
@@ -37,6 +40,7 @@ export class PeerDialer {
   private readonly init: PeerDialerInit
   private shutdown?: AbortController
   private readonly dialing = new Set<string>()
+  private readonly retrying = new Set<string>()
 
   constructor (init: PeerDialerInit) {
     this.init = init
@@ -91,7 +95,32 @@ export class PeerDialer {
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     const { id, multiaddrs } = evt.detail
     this.init.log('discovered %p at %a', id, multiaddrs)
-    void this.dial(id)
+    const signal = this.shutdown?.signal
+    if (signal === undefined) return
+    this.retryDiscovered(id, signal).catch(err => {
+      this.init.counters.backgroundErrors++
+      this.init.log.error('dialling discovered peer %p failed - %e', id, err)
+    })
+  }
+
+  /**
+   * libp2p reports a discovered peer only once (when it enters the peer
+   * store), so a failed first dial is retried here with backoff, up to
+   * `DISCOVERED_ATTEMPTS` times; once connected, KEEP_ALIVE redials take over.
+   */
+  private async retryDiscovered (id: PeerId, signal: AbortSignal): Promise<void> {
+    if (this.retrying.has(id.toString())) return
+    this.retrying.add(id.toString())
+    try {
+      let delay = BACKOFF_MIN_MS
+      for (let attempt = 0; attempt < DISCOVERED_ATTEMPTS && !signal.aborted; attempt++) {
+        if (await this.dial(id)) return
+        await sleep(delay, signal)
+        delay = Math.min(delay * 2, BACKOFF_MAX_MS)
+      }
+    } finally {
+      this.retrying.delete(id.toString())
+    }
   }
 
   private async bootstrapLoop (addr: Multiaddr, signal: AbortSignal): Promise<void> {

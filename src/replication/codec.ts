@@ -10,6 +10,9 @@
  *   SUMMARY  (3): bucket count, then bucket count × 8 digest bytes
  *   WANT     (4): count, then `count` bucket indices
  *   END      (5): nothing
+ *   RESEND   (6): salt (varint), then as RECORDS. A re-publication for peers
+ *                 that subscribed late; the salt gives it a new message id
+ *                 (gossip ids are a hash of the bytes). Decodes as RECORDS.
  *
  *   record: flags (u8: 1 value, 2 ack requested, 4 content type, 8 guard),
  *           key, wall, counter, origin, expiresAt,
@@ -32,7 +35,8 @@ export const Kind = {
   ACKS: 2,
   SUMMARY: 3,
   WANT: 4,
-  END: 5
+  END: 5,
+  RESEND: 6
 } as const
 
 const F_VALUE = 1
@@ -117,14 +121,22 @@ export function recordSize (r: WireRecord): number {
   return size
 }
 
-/** Encodes a batch of records. `sizes` may pass precomputed `recordSize`s. */
-export function encodeRecords (records: readonly WireRecord[], totalSize?: number): Uint8Array {
-  let size = 2 + varintSize(records.length)
+/**
+ * Encodes a batch of records. `totalSize` may pass the sum of their
+ * `recordSize`s; `salt` makes a RESEND message.
+ */
+export function encodeRecords (records: readonly WireRecord[], totalSize?: number, salt?: number): Uint8Array {
+  let size = 2 + varintSize(records.length) + (salt === undefined ? 0 : varintSize(salt))
   if (totalSize === undefined) for (const r of records) size += recordSize(r)
   else size += totalSize
   const w = new Writer(size)
   w.u8(FORMAT)
-  w.u8(Kind.RECORDS)
+  if (salt === undefined) {
+    w.u8(Kind.RECORDS)
+  } else {
+    w.u8(Kind.RESEND)
+    w.varint(salt)
+  }
   w.varint(records.length)
   for (const r of records) {
     let flags = 0
@@ -272,11 +284,13 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
   const kind = r.u8('kind')
   let msg: Message
   switch (kind) {
-    case Kind.RECORDS: {
+    case Kind.RECORDS:
+    case Kind.RESEND: {
+      if (kind === Kind.RESEND) r.varint('salt')
       const n = r.count('record count', 8)
       const records: WireRecord[] = new Array(n)
       for (let i = 0; i < n; i++) records[i] = decodeRecord(r, limits)
-      msg = { kind, records }
+      msg = { kind: Kind.RECORDS, records }
       break
     }
     case Kind.ACKS: {

@@ -28,6 +28,8 @@ import type { Logger, PeerId } from '@libp2p/interface'
 
 /** Largest gossip message we build; gossipsub frames are capped at 4 MiB. */
 export const MAX_BATCH_BYTES = 1024 * 1024
+/** Acks held while no subscriber is known. */
+const MAX_HELD_ACKS = 10_000
 
 export interface GossipReplicatorInit {
   pubsub: GossipSub
@@ -62,6 +64,7 @@ export class GossipReplicator {
     const { pubsub, topic } = this.init
     pubsub.topicValidators.set(topic, this.validate)
     pubsub.addEventListener('message', this.onMessage)
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.subscribe(topic)
   }
 
@@ -71,6 +74,7 @@ export class GossipReplicator {
     this.running = false
     const { pubsub, topic } = this.init
     pubsub.removeEventListener('message', this.onMessage)
+    pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.topicValidators.delete(topic)
     try { pubsub.unsubscribe(topic) } catch {}
   }
@@ -94,6 +98,16 @@ export class GossipReplicator {
     this.scheduleFlush()
   }
 
+  /**
+   * Publishes `records` again at once, for peers that subscribed after they
+   * first went out (gossip keeps no history). Peers that have them already
+   * find them stale.
+   */
+  resend (records: WireRecord[]): void {
+    if (!this.running || records.length === 0) return
+    this.publish(encodeRecords(records, undefined, Math.floor(Math.random() * 0xffffffff)))
+  }
+
   /** Publishes everything queued now. */
   flush (): void {
     this.flushScheduled = false
@@ -104,10 +118,14 @@ export class GossipReplicator {
       this.batchBytes = 0
       this.publish(data)
     }
-    if (this.acks.length > 0) {
+    // Acks have no other way to their writer: hold them (bounded) until
+    // some peer's subscription is known, instead of publishing to no one.
+    if (this.acks.length > 0 && this.subscribers().length > 0) {
       const data = encodeAcks(this.init.self, this.acks)
       this.acks = []
       this.publish(data)
+    } else if (this.acks.length > MAX_HELD_ACKS) {
+      this.acks = this.acks.slice(-MAX_HELD_ACKS)
     }
   }
 
@@ -124,6 +142,10 @@ export class GossipReplicator {
       counters.backgroundErrors++
       log.error('publishing %d bytes failed - %e', data.length, err)
     })
+  }
+
+  private readonly onSubscriptionChange = (): void => {
+    if (this.acks.length > 0) this.scheduleFlush()
   }
 
   private readonly validate = (from: PeerId, msg: { data: Uint8Array }): TopicValidatorResult => {

@@ -166,6 +166,20 @@ test('watch() ends when the node stops, and needs a started node', async () => {
   try { await node.watch().next(); assert.unreachable() } catch (err: any) { assert.is(err.name, 'NotStartedError') }
 })
 
+test('a quorum put right after peer:join is confirmed', async () => {
+  for (let round = 0; round < 3; round++) {
+    const a = await startNode()
+    const b = new RepramNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [a.multiaddrs[0]] })
+    try {
+      const joined = nextEvent<{ peerId: string }>(b, 'peer:join')
+      await b.start()
+      assert.is((await joined).peerId, a.peerId)
+      const receipt = await b.put(`eager/${round}`, 'v', { ttl: 60_000, quorum: 1, timeout: 5000 })
+      assert.is(receipt.confirmations, 1)
+    } finally { await stopAll([a, b]) }
+  }
+})
+
 test('a node alone accepts writes; they reach a peer that connects later', async () => {
   const lonely = await startNode()
   let friend: RepramNode | undefined

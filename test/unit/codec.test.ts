@@ -177,6 +177,16 @@ test('RECORDS: decodes from a view in the middle of a larger buffer', () => {
   assert.equal(m, { kind: Kind.RECORDS, records: [expected(rec()), expected(rec({ key: 'other', value: null }))] })
 })
 
+test('RESEND: a salted re-publication decodes as the same RECORDS, with different bytes', () => {
+  const r = rec()
+  const plain = encodeRecords([r])
+  const salted = encodeRecords([r], undefined, 12345)
+  const other = encodeRecords([r], undefined, 54321)
+  assert.not.equal(salted, plain)
+  assert.not.equal(salted, other)
+  assert.equal(decodeMessage(salted, LIMITS), decodeMessage(plain, LIMITS))
+})
+
 test('ACKS round-trip, including none and large numbers', () => {
   const acks: Ack[] = [
     { origin: '12D3KooWA', wall: 1_700_000_000_000, counter: 0 },
@@ -243,7 +253,7 @@ test('rejects a wrong format byte', () => {
 })
 
 test('rejects an unknown message kind', () => {
-  for (const kind of [0, 6, 0x7f, 0xff]) decodeInvalid(Uint8Array.of(FORMAT, kind), /unknown message kind/, `kind ${kind}`)
+  for (const kind of [0, 7, 0x7f, 0xff]) decodeInvalid(Uint8Array.of(FORMAT, kind), /unknown message kind/, `kind ${kind}`)
   decodeInvalid(Uint8Array.of(FORMAT), /truncated message: missing kind/)
 })
 

@@ -6,7 +6,7 @@ import { parseCommandLine, parseDurationMs, stringSetting, urlSettings, parseInt
 import { CommandError, UsageError, EXIT } from '../errors.ts'
 import { formatDuration, parseTime } from '../format.ts'
 import { dataPath, request, responseError, getJson } from '../http-client.ts'
-import type { Env } from '../args.ts'
+import type { Env, FlagValues } from '../args.ts'
 import type { ParseArgsOptionsConfig } from 'node:util'
 
 const URL_FLAG: ParseArgsOptionsConfig = {
@@ -21,7 +21,8 @@ const URL_HELP = `  -u, --url URL         node HTTP API (env REPRAM_URL) [defaul
 export const PUT_HELP = `Usage: repram put KEY [VALUE | -] [options]
 
 Stores VALUE under KEY on the node at --url, which replicates it. Without
-VALUE, or with -, the value is read from stdin (any bytes).
+VALUE, or with -, the value is read from stdin (any bytes). A VALUE that
+starts with - goes last, after --:  repram put --ttl 60 KEY -- -5
 
 Options:
   -t, --ttl S           time to live in seconds (or 500ms, 30s, 5m, 2h, 7d)
@@ -66,10 +67,10 @@ Options:
       --json            print one JSON array
 ${URL_HELP}`
 
-function clientBase (command: string, values: Record<string, unknown>, env: Env): { url: string, timeoutMs: number } {
-  const urls = urlSettings(values as never, env)
+function clientBase (command: string, values: FlagValues, env: Env): { url: string, timeoutMs: number } {
+  const urls = urlSettings(values, env)
   if (urls.length > 1) throw new UsageError(`${command} talks to one node: give one --url`, command)
-  const timeout = stringSetting(values as never, 'timeout', {}, [])
+  const timeout = stringSetting(values, 'timeout', {}, [])
   return { url: urls[0], timeoutMs: timeout === undefined ? 10_000 : parseDurationMs(timeout, 1) }
 }
 
@@ -94,7 +95,7 @@ export async function runPut (argv: string[], env: Env): Promise<number> {
   if (values.help === true) { process.stdout.write(PUT_HELP + '\n'); return EXIT.ok }
   const key = requireKey('put', positionals[0])
   const { url, timeoutMs } = clientBase('put', values, env)
-  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+  const headers: Record<string, string> = {}
   const ttl = stringSetting(values, 'ttl', {}, [])
   if (ttl !== undefined) {
     // X-TTL is seconds in the REPRAM v1 API (fractions allowed).
@@ -124,7 +125,7 @@ export async function runPut (argv: string[], env: Env): Promise<number> {
   const expires = expiresAt !== undefined ? `, expires in ${formatDuration(expiresAt - Date.now())}` : ''
   const confirmations = Number(answer.confirmations ?? NaN)
   const how = res.status === 202
-    ? 'stored on that node, not yet confirmed by other nodes (still replicating)'
+    ? 'stored on that node; no other node confirmed it yet (it keeps replicating to peers)'
     : Number.isFinite(confirmations) ? `stored, confirmed by ${confirmations} other node${confirmations === 1 ? '' : 's'}` : 'stored'
   process.stdout.write(`${key}: ${how}${expires}\n`)
   return EXIT.ok

@@ -104,6 +104,10 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
   const { values } = parseCommandLine('start', argv, startParseOptions())
   if (values.help === true) { process.stdout.write(START_HELP + '\n'); return EXIT.ok }
   const opts = resolveStartOptions(values, env, defaults)
+  // The libp2p stack needs Node >= 22 (Promise.withResolvers); say so instead of failing deep inside it.
+  if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
+    throw new CommandError(`running a node needs Node.js 22 or later; this is ${process.version}`)
+  }
   const psk = await readPsk(opts)
 
   const emit = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
@@ -117,6 +121,34 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
   } catch (err) {
     if (errorName(err) === 'InvalidConfigError') throw configUsageError(err)
     throw err
+  }
+
+  // Registered before start() so no early peer is missed; held back until
+  // the startup lines are out, which always come first.
+  const held: Array<() => void> = []
+  let startupPrinted = false
+  const log = (event: string, text: string, fields: Record<string, unknown>): void => {
+    if (startupPrinted) emit(event, text, fields)
+    else held.push(() => { emit(event, text, fields) })
+  }
+  node.addEventListener('peer:join', evt => {
+    const { peerId } = evt.detail
+    const addresses = node.peerInfo().find(p => p.peerId === peerId)?.addresses ?? []
+    const count = node.peers.length
+    log('peer:join', `peer joined  ${shortPeerId(peerId)}  (${count} peer${count === 1 ? '' : 's'})${addresses.length > 0 ? '  ' + addresses[0] : ''}`, { peerId, addresses, peers: count })
+  })
+  node.addEventListener('peer:leave', evt => {
+    const { peerId } = evt.detail
+    const count = node.peers.length
+    log('peer:leave', `peer left    ${shortPeerId(peerId)}  (${count} peer${count === 1 ? '' : 's'})`, { peerId, peers: count })
+  })
+  if (opts.verbose) {
+    for (const type of ['entry:set', 'entry:delete', 'entry:expire'] as const) {
+      node.addEventListener(type, evt => {
+        const change = (evt as CustomEvent<Change>).detail
+        log(change.type, describeChange(change), changeFields(change))
+      })
+    }
   }
 
   // Listen for signals before the slow part, so Ctrl-C during startup still stops cleanly.
@@ -134,26 +166,8 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
       server = await serveHttp(node, opts.http, shutdown.signal, text => { emit('notice', text, { message: text }) })
     }
     printStartup(node, opts, server?.url)
-
-    node.addEventListener('peer:join', evt => {
-      const { peerId } = evt.detail
-      const addresses = node.peerInfo().find(p => p.peerId === peerId)?.addresses ?? []
-      const count = node.peers.length
-      emit('peer:join', `peer joined  ${shortPeerId(peerId)}  (${count} peer${count === 1 ? '' : 's'})${addresses.length > 0 ? '  ' + addresses[0] : ''}`, { peerId, addresses, peers: count })
-    })
-    node.addEventListener('peer:leave', evt => {
-      const { peerId } = evt.detail
-      const count = node.peers.length
-      emit('peer:leave', `peer left    ${shortPeerId(peerId)}  (${count} peer${count === 1 ? '' : 's'})`, { peerId, peers: count })
-    })
-    if (opts.verbose) {
-      for (const type of ['entry:set', 'entry:delete', 'entry:expire'] as const) {
-        node.addEventListener(type, evt => {
-          const change = (evt as CustomEvent<Change>).detail
-          emit(change.type, describeChange(change), changeFields(change))
-        })
-      }
-    }
+    for (const line of held.splice(0)) line()
+    startupPrinted = true
 
     await new Promise<void>(resolve => {
       if (interrupt.signal.aborted) resolve()
@@ -217,11 +231,13 @@ function printStartup (node: RepramNode, opts: StartOptions, url: string | undef
     const shareable = node.multiaddrs.find(a => !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a)) ?? first
     lines.push(
       '',
-      'Try it (from any node of the cluster):',
+      'Try it (a value written on one node is readable on every node):',
       `  curl -X PUT -H 'X-TTL: 60' --data 'hello' ${url}/v1/data/greeting`,
       `  curl ${url}/v1/data/greeting`,
       `  curl ${url}/v1/status`,
-      'Other nodes join on their own on this LAN (mDNS), or point them here with',
+      mdns
+        ? 'Nodes started the same way on this LAN join on their own (mDNS); elsewhere, point them here:'
+        : 'Join other nodes to this one with:',
       `  REPRAM_BOOTSTRAP_PEERS=${shareable ?? '<multiaddr>'}`
     )
   }

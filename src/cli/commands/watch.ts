@@ -32,7 +32,7 @@ const MAX_BACKOFF_MS = 10_000
 
 /**
  * One event of the stream as a log line, e.g.
- * `set     "greeting" = "hello"  5 B, ttl 59s, from 12D3…a1b2c3, replicated`.
+ * `set     "greeting" = "hello"  5 B, ttl 59s, from 12D3…a1b2c3`.
  */
 export function describeEvent (evt: SseEvent, now = Date.now()): string {
   let data: Record<string, any> = {}
@@ -50,8 +50,9 @@ export function describeEvent (evt: SseEvent, now = Date.now()): string {
   if (typeof data.size === 'number') details.push(formatBytes(data.size))
   const expiresAt = parseTime(data.expires_at ?? data.expiresAt)
   if (evt.event === 'set' && expiresAt !== undefined) details.push(`ttl ${formatDuration(expiresAt - now)}`)
-  if (typeof data.origin === 'string') details.push(`from ${shortPeerId(data.origin)}`)
-  if (typeof data.local === 'boolean') details.push(data.local ? 'written here' : 'replicated')
+  // A local write's origin is the watched node itself: not worth a column.
+  if (data.local === true) details.push('written here')
+  else if (typeof data.origin === 'string') details.push(`from ${shortPeerId(data.origin)}`)
   const peerId = data.peer_id ?? data.peerId
   if (key === '' && typeof peerId === 'string') details.unshift(shortPeerId(peerId))
   const head = `${evt.event.padEnd(7)} ${key}${value}`
