@@ -1,0 +1,129 @@
+/**
+ * The `repram` executable as a process: help, version, exit codes and
+ * messages of failures, configuration from the environment, signals.
+ */
+import { createServer } from 'node:net'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ROOT, cleanEnv, killAll, run, startNode } from './helpers.ts'
+import type { Server } from 'node:net'
+
+const cli = suite('repram executable')
+
+/** A peer id in valid form; nothing runs under it. */
+const NOBODY = '12D3KooWQ4NkHrVgPJBU2gsxJ1wvxmK5tggdLs75BAVeny6T8Pch'
+
+async function listening (): Promise<{ server: Server, port: number }> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { server, port: (server.address() as { port: number }).port }
+}
+
+/** A loopback port that nothing listens on (bound, then released). */
+async function closedPort (): Promise<number> {
+  const { server, port } = await listening()
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  return port
+}
+
+cli.after(() => { killAll() })
+
+cli('help and version are printed by the real executable', async () => {
+  const main = await run(['--help'])
+  assert.is(main.code, 0, main.stderr)
+  assert.ok(main.out.startsWith('Usage: repram <command>'), main.out.slice(0, 80))
+  const put = await run(['put', '--help'])
+  assert.is(put.code, 0, put.stderr)
+  assert.ok(put.out.startsWith('Usage: repram put KEY'), put.out.slice(0, 80))
+  const version = await run(['--version'])
+  assert.is(version.code, 0)
+  const pkg = JSON.parse(readFileSync(new URL('package.json', `file://${ROOT}/`), 'utf8'))
+  assert.is(version.out.trim(), `repram ${pkg.version}`)
+})
+
+// The full list of usage errors is checked in-process by main.test.ts; these check the real exit codes.
+cli('usage errors exit 2 with a one-line message naming the problem', async () => {
+  const cases: Array<{ args: string[], message: RegExp }> = [
+    { args: [], message: /Usage: repram <command>/ },
+    { args: ['start', '--no-mdns', '--http-port', '99999'], message: /^repram start: --http-port: expected an integer from 0 to 65535, got "99999"\n/ },
+    // Rejected by the core's config validation: one line pointing at the flag, no stack trace.
+    { args: ['start', '--no-mdns', '--no-http', '--network', 'no spaces allowed'], message: /^repram start: invalid option network: .*set by --network/ }
+  ]
+  for (const c of cases) {
+    const r = await run(c.args)
+    const what = `repram ${c.args.join(' ')}`
+    assert.is(r.code, 2, `${what}: exit ${r.code}, stderr ${r.stderr}`)
+    assert.match(r.stderr, c.message, what)
+    assert.not.match(r.stderr, /\n\s+at /, `${what} printed a stack trace`)
+  }
+})
+
+cli('an unreachable --url gives an actionable error and exit 1', async () => {
+  const url = `http://127.0.0.1:${await closedPort()}`
+  for (const args of [['get', 'k'], ['put', 'k', 'v'], ['watch']]) {
+    const r = await run([...args, '--url', url])
+    assert.is(r.code, 1, `${args[0]}: ${r.stderr}`)
+    assert.match(r.stderr, new RegExp(`cannot reach ${url} \\(connection refused\\): is a node running there\\? pass --url`))
+  }
+  const viaEnv = await run(['get', 'k'], { env: cleanEnv({ REPRAM_URL: url }) })
+  assert.is(viaEnv.code, 1)
+  assert.match(viaEnv.stderr, new RegExp(`cannot reach ${url}`))
+})
+
+cli('--identity keeps the peer id across restarts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'repram-cli-'))
+  try {
+    const file = join(dir, 'node.key')
+    const ids: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const { proc, info } = await startNode(['--no-mdns', '--no-http', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', file], { label: `identity run ${i + 1}` })
+      ids.push(info.peerId)
+      assert.is(info.http, null)
+      const exit = await proc.stop('SIGINT')
+      assert.equal(exit, { code: 0, signal: null }, proc.output())
+    }
+    assert.ok(existsSync(file), 'the key file was created')
+    assert.is(ids[1], ids[0])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+cli('a taken HTTP port is a one-line error naming --http-port', async () => {
+  const { server, port } = await listening()
+  try {
+    const r = await run(['start', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', String(port)])
+    assert.is(r.code, 1, r.stderr)
+    assert.match(r.stderr, new RegExp(`^repram start: HTTP port ${port} on 127\\.0\\.0\\.1 is in use.*--http-port N \\(0 picks a free port\\), or --no-http\\n$`))
+  } finally {
+    server.close()
+  }
+})
+
+cli('environment variables configure start like flags, flags win, and SIGTERM stops it with exit 0', async () => {
+  const bootstrap = `/ip4/127.0.0.1/tcp/${await closedPort()}/p2p/${NOBODY}`
+  const env = cleanEnv({
+    REPRAM_MDNS: '0',
+    REPRAM_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PORT: '0',
+    REPRAM_NETWORK: 'from-env',
+    REPRAM_BOOTSTRAP_PEERS: bootstrap
+  })
+  const { proc, info } = await startNode(['--network', 'from-flag'], { env, label: 'env node' })
+  try {
+    const started = proc.lines[0].json as Record<string, any>
+    assert.is(started.network, 'from-flag')
+    assert.equal(started.bootstrap, [bootstrap])
+    assert.is(started.mdns, false)
+    assert.match(info.http ?? '', /^http:\/\/127\.0\.0\.1:\d+$/)
+  } finally {
+    const exit = await proc.stop('SIGTERM')
+    assert.equal(exit, { code: 0, signal: null }, proc.output())
+    assert.equal(proc.lines.slice(-2).map(l => l.json?.event), ['stopping', 'stopped'], proc.output())
+  }
+})
+
+cli.run()
