@@ -1,5 +1,11 @@
-/** Mutable counters shared by the node's parts; exposed read-only through `stats()`. */
+/**
+ * What the replication parts share: counters (exposed read-only through
+ * `stats()`), and the checks and clock every incoming record goes through.
+ */
 import type { NodeStats } from '../types.ts'
+import type { DecodeLimits, WireRecord } from './codec.ts'
+import type { RecordBounds } from './validate.ts'
+import type { Logger } from '@libp2p/interface'
 
 export type Counters = NodeStats['counters']
 
@@ -21,4 +27,15 @@ export function newCounters (): Counters {
     dialFailures: 0,
     backgroundErrors: 0
   }
+}
+
+/** The part of its init that gossip and sync have in common. */
+export interface ReplicationContext {
+  limits: DecodeLimits
+  bounds: RecordBounds
+  clock: () => number
+  counters: Counters
+  log: Logger
+  /** Applies valid, unexpired records received from a peer. */
+  onRecords: (records: WireRecord[], from: string) => void
 }

@@ -20,28 +20,20 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { decodeMessage, encodeAcks, encodeRecords, recordSize, Kind } from './codec.ts'
 import { checkRecord } from './validate.ts'
-import type { Ack, DecodeLimits, Message, WireRecord } from './codec.ts'
-import type { RecordBounds } from './validate.ts'
-import type { Counters } from './counters.ts'
+import type { Ack, Message, WireRecord } from './codec.ts'
+import type { ReplicationContext } from './counters.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
-import type { Logger, PeerId } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 
 /** Largest gossip message we build; gossipsub frames are capped at 4 MiB. */
 export const MAX_BATCH_BYTES = 1024 * 1024
 /** Acks held while no subscriber is known. */
 const MAX_HELD_ACKS = 10_000
 
-export interface GossipReplicatorInit {
+export interface GossipReplicatorInit extends ReplicationContext {
   pubsub: GossipSub
   topic: string
   self: string
-  limits: DecodeLimits
-  bounds: RecordBounds
-  clock: () => number
-  counters: Counters
-  log: Logger
-  /** Valid, unexpired records from a peer's message. */
-  onRecords: (records: WireRecord[], from: string) => void
   onAcks: (acker: string, acks: Ack[]) => void
 }
 

@@ -24,11 +24,10 @@ import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, encodeWant, rec
 import { checkRecord } from './validate.ts'
 import { InvalidMessageError } from '../errors.ts'
 import { SYNC_BUCKETS } from '../store/digest.ts'
-import type { DecodeLimits, Message, WireRecord } from './codec.ts'
-import type { RecordBounds } from './validate.ts'
-import type { Counters } from './counters.ts'
+import type { Message, WireRecord } from './codec.ts'
+import type { ReplicationContext } from './counters.ts'
 import type { MemoryStore, StoreRecord } from '../store/memory-store.ts'
-import type { Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 
 /** Target size of one RECORDS frame while syncing. */
@@ -38,17 +37,10 @@ const MAX_FRAME_BYTES = 4 * 1024 * 1024
 /** A round that takes longer than this is abandoned. */
 export const SYNC_TIMEOUT_MS = 60_000
 
-export interface SyncProtocolInit {
+export interface SyncProtocolInit extends ReplicationContext {
   libp2p: Libp2p
   protocol: string
   store: MemoryStore
-  limits: DecodeLimits
-  bounds: RecordBounds
-  clock: () => number
-  counters: Counters
-  log: Logger
-  /** Applies records received from a peer. */
-  onRecords: (records: WireRecord[], from: string) => void
 }
 
 export class SyncProtocol {
