@@ -1,0 +1,95 @@
+/**
+ * Figure 8: requests per second through the HTTP adapter, against a bare
+ * `node:http` handler that answers with the same bytes, both served from one
+ * child process (bench/workers/http-server.ts) while autocannon loads them
+ * from this one (10 connections, loopback). GET reads a 256-byte value; PUT
+ * writes one (the node is alone, so it answers once stored locally).
+ * Each server gets a warm-up (JIT) before it is measured.
+ */
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { Worker } from '../lib/child.ts'
+import { figure } from '../lib/figures.ts'
+import { progress, suiteMain } from '../lib/suite.ts'
+import type { Figure } from '../lib/figures.ts'
+import type { SuiteOptions } from '../lib/suite.ts'
+
+const SUITE = 'http'
+const WORKER = fileURLToPath(new URL('../workers/http-server.ts', import.meta.url))
+const CONNECTIONS = 10
+
+interface ServerInfo {
+  repram: string
+  bare: string
+  get: { path: string }
+  put: { path: string, headers: Record<string, string>, body: string }
+}
+
+interface Load { method: 'GET' | 'PUT', path: string, headers?: Record<string, string>, body?: Buffer }
+
+interface Measured {
+  /** Requests per second. */
+  rate: number
+  /** The server process's CPU time per request, µs. */
+  cpuPerRequest: number
+}
+
+/**
+ * Loads `base` for `seconds` (or for `amount` requests): requests/s, and the
+ * server's CPU time per request. Throws if any request failed.
+ */
+async function load (server: Worker, base: string, req: Load, run: { seconds: number } | { amount: number }): Promise<Measured> {
+  const cpu0 = await server.request<number>('cpu')
+  const result = await autocannon({
+    url: base + req.path,
+    method: req.method,
+    headers: req.headers,
+    body: req.body,
+    connections: CONNECTIONS,
+    ...('amount' in run ? { amount: run.amount } : { duration: run.seconds })
+  })
+  if (result.errors > 0 || result.non2xx > 0) {
+    throw new Error(`${req.method} ${base}${req.path}: ${result.errors} errors, ${result.non2xx} non-2xx answers of ${result.requests.total}`)
+  }
+  const cpu = await server.request<number>('cpu') - cpu0
+  return { rate: result.requests.total / result.duration, cpuPerRequest: cpu / result.requests.total }
+}
+
+async function run ({ quick }: SuiteOptions): Promise<Figure[]> {
+  const seconds = quick ? 1 : 5
+  const warmup = quick ? 1000 : 10_000
+  const server = new Worker(WORKER, [], { label: 'http servers' })
+  try {
+    const info = await server.request<ServerInfo>('info', {}, 60_000)
+    const loads: Record<'GET' | 'PUT', Load> = {
+      GET: { method: 'GET', path: info.get.path },
+      PUT: { method: 'PUT', path: info.put.path, headers: info.put.headers, body: Buffer.from(info.put.body, 'base64') }
+    }
+    const figures: Figure[] = []
+    for (const method of ['GET', 'PUT'] as const) {
+      progress(SUITE, `${method}: warm-up, then ${seconds} s each, bare then REPRAM`)
+      await load(server, info.bare, loads[method], { amount: warmup })
+      await load(server, info.repram, loads[method], { amount: warmup })
+      const bare = await load(server, info.bare, loads[method], { seconds })
+      const repram = await load(server, info.repram, loads[method], { seconds })
+      figures.push(figure({
+        id: `http.${method.toLowerCase()}`,
+        suite: SUITE,
+        label: `HTTP ${method} /v1/data/{key}`,
+        unit: 'req/s',
+        better: 'higher',
+        value: repram.rate,
+        baseline: { label: 'bare node:http, same bytes', value: bare.rate },
+        ratioTarget: method === 'GET' ? 0.8 : undefined,
+        ratioTargetText: 'bare node:http',
+        notes: `autocannon, ${CONNECTIONS} connections, ${seconds} s, loopback, client and server sharing the machine's cores; 256-byte values; ` +
+          `server CPU per request ${repram.cpuPerRequest.toFixed(0)} µs (bare ${bare.cpuPerRequest.toFixed(0)} µs)`
+      }))
+    }
+    return figures
+  } finally {
+    await server.stop()
+  }
+}
+
+suiteMain(run)
