@@ -34,7 +34,9 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
     const method = req.method ?? 'GET'
     const controller = new AbortController()
     res.once('close', () => {
-      controller.abort()
+      // Only a response cut short has work to cancel; aborting builds a
+      // DOMException with a stack, too dear to pay on every request.
+      if (!res.writableFinished) controller.abort()
       metrics.observeRequest(match?.route.name ?? 'unmatched', method, res.headersSent ? res.statusCode : undefined,
         match?.route.streaming === true ? undefined : (performance.now() - startedAt) / 1000)
     })

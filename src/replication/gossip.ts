@@ -1,10 +1,11 @@
 /**
  * Live replication over gossipsub.
  *
- * Outgoing writes are queued and flushed once per event-loop turn as one
- * RECORDS message (up to `MAX_BATCH_BYTES`), so a burst of puts costs one
- * gossip message, not one each; a lone put still leaves within the same
- * turn. Acks for writes that asked for them go out the same way.
+ * The first write of an event-loop turn is published at once; the writes
+ * that follow in the same turn are queued and flushed at its end as one
+ * RECORDS message (up to `MAX_BATCH_BYTES`), so a burst of puts costs a
+ * couple of gossip messages, not one each, and a lone put waits for
+ * nothing. Acks for writes that asked for them are batched the same way.
  *
  * Incoming messages pass the topic validator first: undecodable bytes, or a
  * record with an oversized field, a version from the future or an expiry
@@ -76,9 +77,18 @@ export class GossipReplicator {
     return this.init.pubsub.getSubscribers(this.init.topic)
   }
 
-  /** Queues a record for the next flush. */
+  /**
+   * Sends a record: the first of an event-loop turn goes out at once (no
+   * added latency for a lone write); the ones that follow in the same turn
+   * are batched into one message at the end of the turn.
+   */
   send (rec: WireRecord): void {
     const size = recordSize(rec)
+    if (!this.flushScheduled && this.running) {
+      this.publish(encodeRecords([rec], size))
+      this.scheduleFlush()
+      return
+    }
     if (this.batchBytes + size > MAX_BATCH_BYTES && this.batch.length > 0) this.flush()
     this.batch.push(rec)
     this.batchBytes += size
