@@ -28,7 +28,11 @@ export function compareVersions (aWall: number, aCounter: number, aOrigin: strin
 
 /** Public text form of a version's clock reading: `"<wall>.<counter>"`. */
 export function formatVersion (wall: number, counter: number): string {
-  return `${wall}.${counter}`
+  if (wall < 1e6) return `${wall}.${counter}`
+  // Epoch ms are not small integers, and V8 turns them into text slowly;
+  // two small halves are several times faster (this runs on every read).
+  const high = Math.floor(wall / 1e6)
+  return high + (wall - high * 1e6 + 1e6).toString().slice(1) + '.' + counter
 }
 
 /** Parses {@link formatVersion}'s output; `undefined` when malformed. */

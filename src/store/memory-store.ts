@@ -24,6 +24,7 @@
 import { compareVersions, formatVersion } from './hlc.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
 import { Interner } from './interner.ts'
+import { KeyIndex } from './key-index.ts'
 import { SYNC_BUCKETS, bucketOf, hashString, recordLane } from './digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../config.ts'
 import type { Entry } from '../types.ts'
@@ -82,7 +83,7 @@ export class MemoryStore {
   private readonly onExpire?: (key: string, expiresAt: number) => void
   private readonly sliceMs: number
 
-  private readonly index = new Map<string, number>()
+  private readonly index = new KeyIndex()
   private keyOf: Array<string | undefined> = []
   private valueOf: Array<Uint8Array | null> = []
   private expires = new Float64Array(0)
@@ -91,8 +92,6 @@ export class MemoryStore {
   private counters = new Uint32Array(0)
   private origins = new Uint32Array(0)
   private ctypes = new Uint32Array(0)
-  private keyHashes = new Uint32Array(0)
-  private buckets = new Uint16Array(0)
   private capacity = 0
   private readonly freeSlots: number[] = []
   private nextSlot = 0
@@ -159,8 +158,6 @@ export class MemoryStore {
     this.counters = new Uint32Array(0)
     this.origins = new Uint32Array(0)
     this.ctypes = new Uint32Array(0)
-    this.keyHashes = new Uint32Array(0)
-    this.buckets = new Uint16Array(0)
     this.capacity = 0
     this.grow(1024)
     this.clearTimer()
@@ -168,7 +165,7 @@ export class MemoryStore {
 
   /** The live entry under `key`, or undefined when absent, deleted or expired. */
   get (key: string): Entry | undefined {
-    const slot = this.index.get(key)
+    const slot = this.slotOf(key)
     if (slot === undefined) return undefined
     const value = this.valueOf[slot]
     const expiresAt = this.expires[slot]
@@ -188,13 +185,13 @@ export class MemoryStore {
 
   /** Whether `key` has a live value. */
   has (key: string): boolean {
-    const slot = this.index.get(key)
+    const slot = this.slotOf(key)
     return slot !== undefined && this.valueOf[slot] !== null && this.expires[slot] > this.clock()
   }
 
   /** The record (live or marker) held for `key`, for replication. */
   record (key: string): StoreRecord | undefined {
-    const slot = this.index.get(key)
+    const slot = this.slotOf(key)
     return slot === undefined ? undefined : this.recordAt(slot)
   }
 
@@ -204,7 +201,7 @@ export class MemoryStore {
    * refuse before it consumes a version.
    */
   checkCapacity (key: string, valueBytes: number): string | undefined {
-    const slot = this.index.get(key)
+    const slot = this.slotOf(key)
     const hadValue = slot !== undefined && this.valueOf[slot] !== null
     const oldBytes = hadValue ? utf8Length(key) + this.valueOf[slot]!.length : 0
     const newBytes = utf8Length(key) + valueBytes
@@ -216,7 +213,7 @@ export class MemoryStore {
   /** Applies a write under last-writer-wins. See {@link ApplyStatus}. */
   apply (rec: StoreRecord): ApplyResult {
     const now = this.clock()
-    let slot = this.index.get(rec.key)
+    let slot: number | undefined = this.slotOf(rec.key)
     const hadValue = slot !== undefined && this.valueOf[slot] !== null && this.expires[slot] > now
     let guard = rec.guardUntil
     if (slot !== undefined) {
@@ -274,8 +271,9 @@ export class MemoryStore {
   keys (prefix = ''): string[] {
     const now = this.clock()
     const out: string[] = []
-    for (const [key, slot] of this.index) {
-      if (this.valueOf[slot] !== null && this.expires[slot] > now && key.startsWith(prefix)) out.push(key)
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      const key = this.keyOf[slot]
+      if (key !== undefined && this.valueOf[slot] !== null && this.expires[slot] > now && key.startsWith(prefix)) out.push(key)
     }
     return out.sort()
   }
@@ -283,8 +281,9 @@ export class MemoryStore {
   /** Every record (live values and markers) whose bucket is flagged in `wanted`, or all when omitted. */
   * records (wanted?: Uint8Array): Generator<StoreRecord> {
     const now = this.clock()
-    for (const slot of this.index.values()) {
-      if (wanted !== undefined && wanted[this.buckets[slot]] === 0) continue
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      if (this.keyOf[slot] === undefined) continue
+      if (wanted !== undefined && wanted[bucketOf(hashString(this.keyOf[slot]!, 0))] === 0) continue
       if (this.expires[slot] <= now) continue
       yield this.recordAt(slot)
     }
@@ -329,6 +328,11 @@ export class MemoryStore {
 
   // --- internals -----------------------------------------------------------
 
+  private slotOf (key: string): number | undefined {
+    const slot = this.index.find(key, hashString(key, 0), this.keyOf)
+    return slot < 0 ? undefined : slot
+  }
+
   private recordAt (slot: number): StoreRecord {
     const ct = this.ctypes[slot]
     return {
@@ -349,12 +353,9 @@ export class MemoryStore {
       if (this.nextSlot === this.capacity) this.grow(this.capacity * 2)
       slot = this.nextSlot++
     }
-    this.index.set(key, slot)
     this.keyOf[slot] = key
     this.valueOf[slot] = null
-    const kh = hashString(key, 0)
-    this.keyHashes[slot] = kh
-    this.buckets[slot] = bucketOf(kh)
+    this.index.insert(hashString(key, 0), slot)
     return slot
   }
 
@@ -395,16 +396,16 @@ export class MemoryStore {
 
   private freeSlot (slot: number): void {
     this.unlink(slot)
-    this.index.delete(this.keyOf[slot]!)
+    this.index.remove(hashString(this.keyOf[slot]!, 0), slot)
     this.keyOf[slot] = undefined
     this.expires[slot] = 0
     this.freeSlots.push(slot)
   }
 
   private toggleDigest (slot: number): void {
-    const kh = this.keyHashes[slot]
+    const kh = hashString(this.keyOf[slot]!, 0)
     const oh = this.originTable.hashes[this.origins[slot]]
-    const b = this.buckets[slot] * 2
+    const b = bucketOf(kh) * 2
     this.digests[b] ^= recordLane(kh, this.walls[slot], this.counters[slot], oh, 0)
     this.digests[b + 1] ^= recordLane(kh, this.walls[slot], this.counters[slot], oh, 1)
   }
@@ -421,16 +422,14 @@ export class MemoryStore {
     this.counters = copy(this.counters, n => new Uint32Array(n))
     this.origins = copy(this.origins, n => new Uint32Array(n))
     this.ctypes = copy(this.ctypes, n => new Uint32Array(n))
-    this.keyHashes = copy(this.keyHashes, n => new Uint32Array(n))
-    this.buckets = copy(this.buckets, n => new Uint16Array(n))
     this.capacity = capacity
   }
 
   private compactHeap (): void {
-    const expires = this.expires
-    this.heap.rebuild((function * (index: Map<string, number>) {
-      for (const slot of index.values()) yield [expires[slot], slot] as [number, number]
-    })(this.index))
+    const { expires, keyOf, nextSlot } = this
+    this.heap.rebuild((function * () {
+      for (let slot = 0; slot < nextSlot; slot++) if (keyOf[slot] !== undefined) yield [expires[slot], slot] as [number, number]
+    })())
   }
 
   private clearTimer (): void {
