@@ -32,6 +32,8 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 
 /** Default wait for quorum confirmations, ms. */
 const DEFAULT_QUORUM_TIMEOUT = 5000
+/** Writes waiting for their quorum are published again this often, ms, until confirmed. */
+const QUORUM_RESEND_MS = 250
 /** Changes a `watch()` consumer may fall behind before it is ended. */
 const WATCH_BUFFER = 100_000
 
@@ -70,6 +72,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private readonly connectedPeers = new Map<string, PeerId>()
   private readonly blocked = new Set<string>()
   private readonly pending = new Map<string, PendingQuorum>()
+  /** Re-publishes writes still waiting for their quorum; armed only while there are any. */
+  private quorumResend?: ReturnType<typeof setInterval>
   /** Wakes every running `watch()` loop (they end when the node stops). */
   private readonly watchers = new Set<() => void>()
   private readonly log = logger('repram:node')
@@ -210,6 +214,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.connectedPeers.clear()
     running.gossip.stop()
     for (const p of this.pending.values()) p.done()
+    clearInterval(this.quorumResend)
+    this.quorumResend = undefined
     for (const wake of this.watchers) wake()
     await running.sync.stop()
     await Promise.resolve(running.libp2p.stop()).catch(err => { this.log.error("stopping libp2p failed - %e", err) })
@@ -460,10 +466,31 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       }
       this.pending.set(version, { rec, ackers, needed, done })
       send()
+      this.armQuorumResend()
     })
     this.pending.delete(version)
     if (aborted) throw new AbortError()
     return ackers.size
+  }
+
+  /**
+   * A first publication can be lost (a new peer's stream not open yet, a
+   * subscription not known yet): until their quorum is reached, pending
+   * writes go out again every `QUORUM_RESEND_MS`. Receivers that stored them
+   * already ack again; nothing is applied twice.
+   */
+  private armQuorumResend (): void {
+    if (this.quorumResend !== undefined) return
+    this.quorumResend = setInterval(() => {
+      const running = this.running
+      if (running === undefined || this.pending.size === 0) {
+        clearInterval(this.quorumResend)
+        this.quorumResend = undefined
+        return
+      }
+      running.gossip.resend([...this.pending.values()].map(p => p.rec))
+    }, QUORUM_RESEND_MS)
+    this.quorumResend.unref?.()
   }
 
   private onPeerConnect (peer: PeerId): void {

@@ -102,12 +102,26 @@ export class GossipReplicator {
 
   /**
    * Publishes `records` again at once, for peers that subscribed after they
-   * first went out (gossip keeps no history). Peers that have them already
-   * find them stale.
+   * first went out or whose copy was lost (gossip keeps no history, and a
+   * stream to a new peer may not be open yet). Peers that have them already
+   * find them stale (and ack them again when asked to).
    */
   resend (records: WireRecord[]): void {
-    if (!this.running || records.length === 0) return
-    this.publish(encodeRecords(records, undefined, Math.floor(Math.random() * 0xffffffff)))
+    if (!this.running) return
+    let chunk: WireRecord[] = []
+    let bytes = 0
+    const flushChunk = (): void => {
+      if (chunk.length > 0) this.publish(encodeRecords(chunk, bytes, Math.floor(Math.random() * 0xffffffff)))
+      chunk = []
+      bytes = 0
+    }
+    for (const rec of records) {
+      const size = recordSize(rec)
+      if (bytes + size > MAX_BATCH_BYTES) flushChunk()
+      chunk.push(rec)
+      bytes += size
+    }
+    flushChunk()
   }
 
   /** Publishes everything queued now. */
