@@ -10,7 +10,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { resolveConfig } from './config.ts'
+import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, resolveConfig } from './config.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { HybridClock, formatVersion } from './store/hlc.ts'
 import { GossipReplicator } from './replication/gossip.ts'
@@ -64,7 +64,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private readonly hlc: HybridClock
   private counters: Counters = newCounters()
   private running?: Running
-  private starting?: Promise<void>
+  /** start() and stop() run one after the other, in call order. */
+  private lifecycle: Promise<void> = Promise.resolve()
   private privateKey?: PrivateKey
   /** Peers that joined: connected with the sync protocol and subscribed to the topic. */
   private readonly repramPeers = new Set<string>()
@@ -117,10 +118,15 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     }))
   }
 
+  /** Starts the node (idempotent). Calls to start() and stop() take effect in order. */
   async start (): Promise<void> {
-    if (this.running !== undefined) return
-    this.starting ??= this.doStart().finally(() => { this.starting = undefined })
-    await this.starting
+    await this.serialize(async () => { if (this.running === undefined) await this.doStart() })
+  }
+
+  private async serialize (step: () => Promise<void>): Promise<void> {
+    const next = this.lifecycle.then(step)
+    this.lifecycle = next.catch(() => {})
+    await next
   }
 
   private async doStart (): Promise<void> {
@@ -140,8 +146,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const peerId = libp2p.peerId.toString()
     const ids = protocolIds(config.network)
     this.counters = newCounters()
-    const limits = { maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes }
-    const bounds = { maxTtl: config.maxTtl, maxClockSkew: config.maxClockSkew }
+    // Frames are decoded against the hard limits; this node's own (maybe
+    // smaller) limits drop single records, not whole messages.
+    const limits = { maxKeyBytes: MAX_KEY_BYTES_LIMIT, maxValueBytes: MAX_VALUE_BYTES_LIMIT }
+    const bounds = { maxTtl: config.maxTtl, maxClockSkew: config.maxClockSkew, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes }
     const gossip = new GossipReplicator({
       pubsub: libp2p.services.pubsub,
       topic: ids.topic,
@@ -200,8 +208,12 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     }
   }
 
+  /** Stops the node (idempotent); stored entries stay, and start() may be called again. */
   async stop (): Promise<void> {
-    await this.starting?.catch(() => {})
+    await this.serialize(async () => { await this.doStop() })
+  }
+
+  private async doStop (): Promise<void> {
     const running = this.running
     if (running === undefined) return
     this.running = undefined

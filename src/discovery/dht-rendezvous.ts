@@ -7,6 +7,7 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
+import { sleep } from '../util/sleep.ts'
 import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
 
 const ROUND_MS = 15_000
@@ -62,11 +63,7 @@ export class DhtRendezvous {
           if (!signal.aborted) log('rendezvous lookup failed - %s', (err as Error).message)
         }
       }
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, libp2p.getConnections().length > 0 ? ROUND_MS : 1000)
-        timer.unref?.()
-        signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-      })
+      await sleep(libp2p.getConnections().length > 0 ? ROUND_MS : 1000, signal)
     }
   }
 }

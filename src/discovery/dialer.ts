@@ -17,6 +17,7 @@
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { sleep } from '../util/sleep.ts'
 import type { Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Counters } from '../replication/counters.ts'
@@ -144,17 +145,4 @@ export class PeerDialer {
 
 function isPeerId (x: PeerId | Multiaddr): x is PeerId {
   return typeof (x as PeerId).toMultihash === 'function'
-}
-
-function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const timer = setTimeout(done, ms)
-    timer.unref?.()
-    signal.addEventListener('abort', done, { once: true })
-    function done (): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }

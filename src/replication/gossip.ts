@@ -7,11 +7,12 @@
  * couple of gossip messages, not one each, and a lone put waits for
  * nothing. Acks for writes that asked for them are batched the same way.
  *
- * Incoming messages pass the topic validator first: undecodable bytes, or a
- * record with an oversized field, a version from the future or an expiry
- * beyond `maxTtl` + skew, make the message `Reject`ed (not delivered, not
- * forwarded, and the sender's score drops). Records that merely expired in
- * transit are dropped one by one. The decoded message is cached for the
+ * Incoming messages pass the topic validator first: undecodable bytes make
+ * the message `Reject`ed (not delivered, not forwarded, and the sender's
+ * score drops). Records are then judged one by one: one that is oversized
+ * for this node, has a version from the future, an expiry beyond `maxTtl`
+ * + skew, or expired in transit is dropped and counted; a message left with
+ * nothing acceptable is rejected too. The decoded message is cached for the
  * delivery handler so bytes are decoded once.
  *
  * Messages are unsigned (`StrictNoSign`, id = hash of the data): signing
@@ -175,20 +176,24 @@ export class GossipReplicator {
       return TopicValidatorResult.Reject
     }
     if (message.kind === Kind.RECORDS) {
+      // Each record is judged on its own: one this node cannot take (its
+      // limits may be smaller than the writer's, or it expired in transit)
+      // does not cost the others. Only a message with nothing acceptable
+      // and something invalid is rejected (not forwarded, sender penalised).
       const now = clock()
-      let expired = 0
+      const accepted: WireRecord[] = []
+      let invalid = 0
       for (const rec of message.records) {
         const verdict = checkRecord(rec, now, bounds)
-        if (verdict === 'ok') continue
-        if (verdict === 'expired') { expired++; continue }
+        if (verdict === 'ok') { accepted.push(rec); continue }
         counters.rejected++
-        log('rejected a message from %p: record "%s": %s', from, rec.key, verdict)
-        return TopicValidatorResult.Reject
+        if (verdict !== 'expired') {
+          invalid++
+          log('dropped record "%s" from %p: %s', rec.key, from, verdict)
+        }
       }
-      if (expired > 0) {
-        counters.rejected += expired
-        message.records = message.records.filter(r => r.expiresAt > now)
-      }
+      if (accepted.length === 0 && invalid > 0) return TopicValidatorResult.Reject
+      message.records = accepted
     } else if (message.kind !== Kind.ACKS) {
       counters.rejected++
       log('rejected a message of kind %d from %p on the gossip topic', message.kind, from)

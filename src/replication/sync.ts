@@ -14,7 +14,8 @@
  * Both sides apply what they receive under last-writer-wins, so both end
  * with the union of live entries (and markers). Two nodes already in sync
  * exchange an 8 KiB summary and two tiny frames. Records are validated like
- * gossip; an invalid one ends the round (the stream is reset).
+ * gossip and dropped one by one; a malformed frame ends the round (the
+ * stream is reset).
  *
  * Rounds run when a peer joins (the side with the smaller peer id starts)
  * and every `syncInterval` with one random peer (anti-entropy).
@@ -163,10 +164,12 @@ export class SyncProtocol {
       const fresh: WireRecord[] = []
       for (const rec of msg.records) {
         const verdict = checkRecord(rec, now, this.init.bounds)
-        if (verdict === 'ok') fresh.push(rec)
-        else if (verdict !== 'expired') {
+        if (verdict === 'ok') {
+          fresh.push(rec)
+        } else if (verdict !== 'expired') {
+          // Dropped alone: a record this node cannot take must not stall every later round.
           this.init.counters.rejected++
-          throw new InvalidMessageError(`record "${rec.key}": ${verdict}`)
+          this.init.log('dropped synced record "%s" from %p: %s', rec.key, peer, verdict)
         }
       }
       this.init.counters.syncEntriesReceived += fresh.length

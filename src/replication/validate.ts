@@ -7,14 +7,21 @@ import type { StoreRecord } from '../store/memory-store.ts'
 export interface RecordBounds {
   maxTtl: number
   maxClockSkew: number
+  /** This node's key limit (the decoder only enforces the hard limit). */
+  maxKeyBytes?: number
+  /** This node's value limit (the decoder only enforces the hard limit). */
+  maxValueBytes?: number
 }
 
 /**
- * `'ok'`, `'expired'` (harmless: dropped and counted), or the reason the
- * record is invalid (the message carrying it is rejected).
+ * `'ok'`, `'expired'`, or the reason the record is not acceptable here.
+ * Either way a record that is not `'ok'` is dropped and counted on its own;
+ * the rest of its message or sync frame still counts.
  */
 export function checkRecord (rec: StoreRecord, now: number, bounds: RecordBounds): 'ok' | 'expired' | string {
   const horizon = now + bounds.maxTtl + bounds.maxClockSkew
+  if (bounds.maxValueBytes !== undefined && rec.value !== null && rec.value.length > bounds.maxValueBytes) return `value of ${rec.value.length} bytes is larger than maxValueBytes (${bounds.maxValueBytes})`
+  if (bounds.maxKeyBytes !== undefined && rec.key.length > bounds.maxKeyBytes / 3 && Buffer.byteLength(rec.key) > bounds.maxKeyBytes) return `key is longer than maxKeyBytes (${bounds.maxKeyBytes})`
   if (rec.wall > now + bounds.maxClockSkew) return `version time ${rec.wall} is more than maxClockSkew ahead of ${now}`
   if (rec.expiresAt > horizon) return `expiresAt ${rec.expiresAt} is beyond maxTtl plus maxClockSkew from ${now}`
   if (rec.guardUntil > horizon) return `guardUntil ${rec.guardUntil} is beyond maxTtl plus maxClockSkew from ${now}`

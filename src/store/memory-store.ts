@@ -213,27 +213,34 @@ export class MemoryStore {
   /** Applies a write under last-writer-wins. See {@link ApplyStatus}. */
   apply (rec: StoreRecord): ApplyResult {
     const now = this.clock()
-    let slot: number | undefined = this.slotOf(rec.key)
+    const slot = this.slotOf(rec.key)
+    // A value past its expiry but not swept yet, that this write replaces:
+    // its expire event fires once the store is consistent again (never in
+    // the middle of this call, where a listener's own write would recurse).
+    const unswept = slot !== undefined && this.valueOf[slot] !== null && this.expires[slot] <= now ? this.expires[slot] : 0
+    const result = this.applyAt(rec, slot, now)
+    if (unswept !== 0 && result.status !== 'stale' && result.status !== 'full') this.onExpire?.(rec.key, unswept)
+    return result
+  }
+
+  private applyAt (rec: StoreRecord, slot: number | undefined, now: number): ApplyResult {
     const hadValue = slot !== undefined && this.valueOf[slot] !== null && this.expires[slot] > now
     let guard = rec.guardUntil
     if (slot !== undefined) {
       const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.walls[slot], this.counters[slot], this.originTable.get(this.origins[slot]))
       if (cmp <= 0) {
-        if (cmp < 0) {
-          // An older version (or one it superseded) lives somewhere until
-          // `outlives`: our guard, and a marker's horizon, must reach past it.
-          const outlives = Math.max(rec.expiresAt, rec.guardUntil)
-          if (outlives > this.guards[slot]) this.guards[slot] = outlives
-          if (this.valueOf[slot] === null && outlives > this.expires[slot]) {
-            this.expires[slot] = outlives
-            this.heap.push(outlives, slot)
-          }
+        // This version (or one it superseded) lives somewhere until
+        // `outlives`: our guard, and a marker's horizon, must reach past it.
+        // (The same version of a value has the same expiry: only its guard can add.)
+        const outlives = cmp < 0 || rec.value === null ? Math.max(rec.expiresAt, rec.guardUntil) : rec.guardUntil
+        if (outlives > this.guards[slot]) this.guards[slot] = outlives
+        if (this.valueOf[slot] === null && outlives > this.expires[slot]) {
+          this.expires[slot] = outlives
+          this.heap.push(outlives, slot)
         }
         return { status: 'stale', hadValue }
       }
       guard = Math.max(guard, this.guards[slot], this.expires[slot])
-      // A value that expired but was not swept yet still gets its expire event.
-      if (this.valueOf[slot] !== null && !hadValue) this.onExpire?.(rec.key, this.expires[slot])
     }
 
     if (rec.value === null || rec.expiresAt <= now) {
@@ -241,16 +248,14 @@ export class MemoryStore {
       // up absent, behind a marker while anything it superseded may live.
       const horizon = Math.max(rec.expiresAt, guard)
       const status: ApplyStatus = rec.value === null ? 'applied' : 'expired'
-      if (horizon <= now) {
+      const isMarker = slot !== undefined && this.valueOf[slot] === null
+      if (horizon <= now || (!isMarker && this.markers >= this.maxMarkers)) {
+        // Nothing left to guard, or no room for one more marker (best effort).
         if (slot !== undefined) this.freeSlot(slot)
         return { status, hadValue }
       }
-      if (slot === undefined) {
-        if (this.markers >= this.maxMarkers) return { status, hadValue }
-        slot = this.allocSlot(rec.key)
-      } else {
-        this.unlink(slot)
-      }
+      if (slot === undefined) slot = this.allocSlot(rec.key)
+      else this.unlink(slot)
       this.link(slot, rec.value === null ? rec : { ...rec, value: null, contentType: undefined }, horizon, guard)
       return { status, hadValue }
     }
@@ -304,7 +309,7 @@ export class MemoryStore {
       if (this.keyOf[slot] === undefined || this.expires[slot] !== time) continue // stale heap item
       const key = this.keyOf[slot]!
       const value = this.valueOf[slot]
-      if (value !== null && this.guards[slot] > time) {
+      if (value !== null && this.guards[slot] > time && this.markers < this.maxMarkers) {
         // Expired overwrite: keep a marker until the superseded versions are gone.
         this.liveBytes -= utf8Length(key) + value.length
         this.live--
@@ -376,6 +381,8 @@ export class MemoryStore {
     }
     this.toggleDigest(slot)
     this.heap.push(expiresAt, slot)
+    // Overwrites leave stale heap items behind: compact before they pile up.
+    if (this.heap.size > 2 * this.index.size + 4096) this.compactHeap()
     if (expiresAt < this.timerAt) this.schedule()
   }
 

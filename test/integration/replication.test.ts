@@ -180,6 +180,18 @@ test('a quorum put right after peer:join is confirmed', async () => {
   }
 })
 
+test('start() and stop() take effect in call order, and a stopped node starts again with its data', async () => {
+  const node = new RepramNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+  await node.start()
+  await node.put('kept', 'across restarts', { ttl: 60_000 })
+  void node.stop()
+  await node.start()
+  assert.is(node.started, true, 'stop then start: started')
+  assert.is(text((await node.get('kept'))?.value), 'across restarts')
+  await Promise.all([node.stop(), node.stop()])
+  assert.is(node.started, false)
+})
+
 test('a node alone accepts writes; they reach a peer that connects later', async () => {
   const lonely = await startNode()
   let friend: RepramNode | undefined

@@ -92,6 +92,27 @@ test('an overwrite with a shorter TTL is not undone by a node that missed it, af
   for (const n of [a, b, c]) assert.is(await n.get('phoenix'), undefined)
 })
 
+test('a record beyond this node\'s limits is dropped alone: the rest of the batch and of the sync round still arrive', async () => {
+  const big = await startNode({ maxValueBytes: 2 * 1024 * 1024, syncInterval: 0 })
+  started.push(big)
+  await big.put('sync/huge', new Uint8Array(1536 * 1024), { ttl: 60_000 })
+  await big.put('sync/small', 'fits', { ttl: 60_000 })
+  const small = await startNode({ bootstrap: [big.multiaddrs[0]], syncInterval: 0 })
+  started.push(small)
+  await waitFor(async () => (await small.get('sync/small')) !== undefined, { message: 'the small entry to sync' })
+  await waitFor(() => small.peers.includes(big.peerId))
+  // Gossip: both in one batch (same event-loop turn), after the first-write fast path.
+  await big.put('gossip/first', 'x', { ttl: 60_000 })
+  await Promise.all([big.put('gossip/huge', new Uint8Array(1536 * 1024), { ttl: 60_000 }), big.put('gossip/small', 'fits too', { ttl: 60_000 })])
+  await waitFor(async () => (await small.get('gossip/small')) !== undefined, { message: 'the small gossiped entry' })
+  await big.syncWith(small.peerId)
+  assert.is(await small.get('sync/huge'), undefined)
+  assert.is(await small.get('gossip/huge'), undefined)
+  assert.is(small.stats().counters.syncFailures, 0)
+  assert.is(big.stats().counters.syncFailures, 0)
+  assert.ok(small.stats().counters.rejected >= 2, `rejected ${small.stats().counters.rejected}`)
+})
+
 test('nodes in sync exchange only a small summary', async () => {
   const [a, b] = await cluster(2, 0) // no background rounds: measure one round alone
   for (let i = 0; i < 2000; i++) await a.put(`bulk/${i}`, 'x'.repeat(100), { ttl: 60_000 })

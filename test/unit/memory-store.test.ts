@@ -430,11 +430,59 @@ test('maxMarkers: beyond it, tombstones for unknown keys are not kept', () => {
   assert.equal(store.apply(del('c')), { status: 'applied', hadValue: false })
   assert.is(store.markerCount, 2)
   assert.is(store.record('c'), undefined)
-  // A delete of a live key is still kept: it must hide the value.
+  // A delete of a live key still removes the value, but with no room for
+  // its marker the key is dropped whole: markers stay bounded (best effort).
   store.apply(put('d', 'v'))
   store.apply(del('d', { wall: 2000 }))
   assert.is(store.get('d'), undefined)
-  assert.is(store.record('d')?.value, null)
+  assert.is(store.record('d'), undefined)
+  assert.is(store.markerCount, 2)
+  assert.is(store.size, 0)
+})
+
+test('maxMarkers bounds every path to a marker: deletes of live keys, expired overwrites, hostile guards', () => {
+  const { store } = makeStore({ maxEntries: 10, maxMarkers: 10 })
+  for (let i = 0; i < 100; i++) {
+    store.apply(put(`live/${i}`, 'v'))
+    store.apply(del(`live/${i}`, { wall: 2000 }))
+    // A short-lived value claiming to guard something alive for a long time.
+    store.apply(put(`guarded/${i}`, 'v', { expiresAt: 100, guardUntil: 9_000_000 }))
+  }
+  now = 200
+  sweep(store)
+  assert.ok(store.markerCount <= 10, `markers: ${store.markerCount}`)
+})
+
+test('an expire listener that writes the same key does not recurse, and last writer still wins', () => {
+  let store!: MemoryStore
+  let refreshed = 0
+  ;({ store } = makeStore({
+    onExpire: (key) => {
+      refreshed++
+      store.apply(put(key, 'refreshed', { wall: 3000, expiresAt: 50_000 }))
+    }
+  }))
+  store.apply(put('k', 'v1', { expiresAt: 1000 }))
+  now = 5000
+  assert.is(store.apply(put('k', 'v2', { wall: 2000, expiresAt: 60_000 })).status, 'applied')
+  assert.is(refreshed, 1)
+  assert.is(text(store.get('k')?.value), 'refreshed', 'the newest version (wall 3000) wins')
+})
+
+test('overwrites of one key do not grow the expiry heap without bound', () => {
+  const { store } = makeStore()
+  for (let i = 0; i < 50_000; i++) store.apply(put('k', 'v', { wall: 1000 + i, expiresAt: 1_000_000 }))
+  assert.ok((store as any).heap.size < 10_000, `heap items: ${(store as any).heap.size}`)
+})
+
+test('the same version with a longer guard extends the guard (no resurrection through equal versions)', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v2', { wall: 2000, expiresAt: 100 }))
+  store.apply(put('k', 'v2', { wall: 2000, expiresAt: 100, guardUntil: 5000 }))
+  assert.is(store.record('k')?.guardUntil, 5000)
+  now = 200
+  sweep(store)
+  assert.is(store.apply(put('k', 'v1', { wall: 1000, expiresAt: 5000 })).status, 'stale')
 })
 
 // --- limits ------------------------------------------------------------------

@@ -88,4 +88,12 @@ test('pure: the same inputs give the same verdict and the record is not modified
   assert.equal(r, copy)
 })
 
+test('checkRecord: a key or value beyond this node\'s own limits is refused with the limit named', () => {
+  const bounds = { maxTtl: 60_000, maxClockSkew: 1000, maxKeyBytes: 8, maxValueBytes: 4 }
+  const base = { key: 'k', value: new Uint8Array(4), expiresAt: 10_000, wall: 1000, counter: 0, origin: 'A', guardUntil: 0 }
+  assert.is(checkRecord(base, 1000, bounds), 'ok')
+  assert.match(checkRecord({ ...base, value: new Uint8Array(5) }, 1000, bounds), /maxValueBytes \(4\)/)
+  assert.match(checkRecord({ ...base, key: 'ééééé' }, 1000, bounds), /maxKeyBytes \(8\)/)
+})
+
 test.run()
