@@ -88,6 +88,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       clock: this.config.clock,
       maxEntries: this.config.maxEntries,
       maxBytes: this.config.maxBytes,
+      // Share clock readings between back-to-back operations, but never
+      // with a clock that the caller controls (tests move it by hand).
+      clockReuse: this.config.clock === Date.now ? 64 : 0,
       onExpire: (key, expiresAt) => {
         this.counters.expired++
         this.emit('entry:expire', { type: 'expire', key, expiresAt })

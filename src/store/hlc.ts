@@ -28,12 +28,15 @@ export function compareVersions (aWall: number, aCounter: number, aOrigin: strin
 
 /** Public text form of a version's clock reading: `"<wall>.<counter>"`. */
 export function formatVersion (wall: number, counter: number): string {
-  if (wall < 1e6) return `${wall}.${counter}`
+  if (wall < 1e6 || wall >= 2 ** 31 * 1e6) return `${wall}.${counter}`
   // Epoch ms are not small integers, and V8 turns them into text slowly;
-  // two small halves are several times faster (this runs on every read).
-  const high = Math.floor(wall / 1e6)
-  return high + (wall - high * 1e6 + 1e6).toString().slice(1) + '.' + counter
+  // two small integer halves are several times faster (this runs on every read).
+  const high = (wall / 1e6) | 0
+  const low = (wall - high * 1e6) | 0
+  return `${high}${ZEROS[low < 10 ? 5 : low < 100 ? 4 : low < 1000 ? 3 : low < 10000 ? 2 : low < 100000 ? 1 : 0]}${low}.${counter}`
 }
+
+const ZEROS = ['', '0', '00', '000', '0000', '00000']
 
 /** Parses {@link formatVersion}'s output; `undefined` when malformed. */
 export function parseVersion (text: string): { wall: number, counter: number } | undefined {

@@ -29,14 +29,17 @@ export class KeyIndex {
     this.count = 0
   }
 
-  /** The slot holding `key` (whose hash is `hash`), or -1. `keyOf` maps slots to keys. */
-  find (key: string, hash: number, keyOf: ArrayLike<string | undefined>): number {
+  /**
+   * The slot holding `key` (whose hash is `hash`), or -1. `refs` holds each
+   * slot's key at `2 * slot` (the store keeps `[key, value]` pairs).
+   */
+  find (key: string, hash: number, refs: ArrayLike<unknown>): number {
     const table = this.table
     const mask = this.mask
     for (let i = mix32(hash) & mask; ; i = (i + 1) & mask) {
       const cell = table[2 * i]
       if (cell === 0) return -1
-      if (table[2 * i + 1] === hash && keyOf[cell - 1] === key) return cell - 1
+      if (table[2 * i + 1] === hash && refs[2 * (cell - 1)] === key) return cell - 1
     }
   }
 

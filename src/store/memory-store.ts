@@ -70,9 +70,33 @@ export interface MemoryStoreInit {
   onExpire?: (key: string, expiresAt: number) => void
   /** Time budget of one expiry slice, ms. @default 4 */
   expirySliceMs?: number
+  /**
+   * Lets up to this many reads and writes within one synchronous run share
+   * one clock reading (it is dropped at the next microtask checkpoint).
+   * Reading the clock between lookups stops the CPU from overlapping their
+   * cache misses and costs more than the lookup itself; the reading is at
+   * most this many operations (microseconds) old. Use 0 with a clock that
+   * tests move by hand. @default 0
+   */
+  clockReuse?: number
 }
 
 const NONE = 0xffffffff
+/**
+ * Layout of `meta`: `M` doubles per slot, so one read brings a slot's
+ * metadata in one or two cache lines (a lookup in a million entries is
+ * bound by cache misses, not by arithmetic).
+ */
+const M = 5
+const WALL = 1
+const GUARD = 2
+const COUNTER = 3
+/** Origin id (low 26 bits) and content type id + 1 (high bits; 0: none). */
+const TAGS = 4
+const ORIGIN_SPAN = 2 ** 26
+const tagsOf = (origin: number, ctype: number): number => origin + (ctype === NONE ? 0 : (ctype + 1) * ORIGIN_SPAN)
+const originOf = (tags: number): number => tags % ORIGIN_SPAN
+const ctypeOf = (tags: number): number => tags < ORIGIN_SPAN ? NONE : Math.floor(tags / ORIGIN_SPAN) - 1
 const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8')
 
 export class MemoryStore {
@@ -84,14 +108,10 @@ export class MemoryStore {
   private readonly sliceMs: number
 
   private readonly index = new KeyIndex()
-  private keyOf: Array<string | undefined> = []
-  private valueOf: Array<Uint8Array | null> = []
-  private expires = new Float64Array(0)
-  private walls = new Float64Array(0)
-  private guards = new Float64Array(0)
-  private counters = new Uint32Array(0)
-  private origins = new Uint32Array(0)
-  private ctypes = new Uint32Array(0)
+  /** `[key, value]` per slot: key `undefined` for a free slot, value `null` for a marker. */
+  private refs: Array<string | Uint8Array | null | undefined> = []
+  /** `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin and content type ids). */
+  private meta = new Float64Array(0)
   private capacity = 0
   private readonly freeSlots: number[] = []
   private nextSlot = 0
@@ -105,6 +125,10 @@ export class MemoryStore {
   private live = 0
   private markers = 0
   private liveBytes = 0
+  private readonly clockReuse: number
+  private clockReading = 0
+  private clockReadsLeft = 0
+  private clockDropQueued = false
   private timer?: ReturnType<typeof setTimeout>
   private timerAt = Infinity
   private running = false
@@ -116,6 +140,7 @@ export class MemoryStore {
     this.maxMarkers = init.maxMarkers ?? init.maxEntries
     this.onExpire = init.onExpire
     this.sliceMs = init.expirySliceMs ?? 4
+    this.clockReuse = init.clockReuse ?? 0
     this.grow(1024)
   }
 
@@ -141,8 +166,7 @@ export class MemoryStore {
   /** Removes everything. */
   clear (): void {
     this.index.clear()
-    this.keyOf = []
-    this.valueOf = []
+    this.refs = []
     this.freeSlots.length = 0
     this.nextSlot = 0
     this.live = 0
@@ -152,12 +176,7 @@ export class MemoryStore {
     this.digests.fill(0)
     this.originTable = new Interner(s => hashString(s, 0x5bd1e995))
     this.ctypeTable = new Interner(s => hashString(s, 0))
-    this.expires = new Float64Array(0)
-    this.walls = new Float64Array(0)
-    this.guards = new Float64Array(0)
-    this.counters = new Uint32Array(0)
-    this.origins = new Uint32Array(0)
-    this.ctypes = new Uint32Array(0)
+    this.meta = new Float64Array(0)
     this.capacity = 0
     this.grow(1024)
     this.clearTimer()
@@ -167,18 +186,18 @@ export class MemoryStore {
   get (key: string): Entry | undefined {
     const slot = this.slotOf(key)
     if (slot === undefined) return undefined
-    const value = this.valueOf[slot]
-    const expiresAt = this.expires[slot]
-    if (value === null || expiresAt <= this.clock()) return undefined
-    const wall = this.walls[slot]
-    const ct = this.ctypes[slot]
+    const value = this.valueAt(slot)
+    const expiresAt = this.meta[M * slot]
+    if (value === null || expiresAt <= this.now()) return undefined
+    const wall = this.meta[M * slot + WALL]
+    const ct = ctypeOf(this.meta[M * slot + TAGS])
     return {
       key,
       value,
       expiresAt,
       createdAt: wall,
-      version: formatVersion(wall, this.counters[slot]),
-      origin: this.originTable.get(this.origins[slot]),
+      version: formatVersion(wall, this.meta[M * slot + COUNTER]),
+      origin: this.originTable.get(originOf(this.meta[M * slot + TAGS])),
       contentType: ct === NONE ? undefined : this.ctypeTable.get(ct)
     }
   }
@@ -186,7 +205,7 @@ export class MemoryStore {
   /** Whether `key` has a live value. */
   has (key: string): boolean {
     const slot = this.slotOf(key)
-    return slot !== undefined && this.valueOf[slot] !== null && this.expires[slot] > this.clock()
+    return slot !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] > this.now()
   }
 
   /** The record (live or marker) held for `key`, for replication. */
@@ -202,8 +221,8 @@ export class MemoryStore {
    */
   checkCapacity (key: string, valueBytes: number): string | undefined {
     const slot = this.slotOf(key)
-    const hadValue = slot !== undefined && this.valueOf[slot] !== null
-    const oldBytes = hadValue ? utf8Length(key) + this.valueOf[slot]!.length : 0
+    const hadValue = slot !== undefined && this.valueAt(slot) !== null
+    const oldBytes = hadValue ? utf8Length(key) + this.valueAt(slot)!.length : 0
     const newBytes = utf8Length(key) + valueBytes
     if (!hadValue && this.live >= this.maxEntries) return `the store holds maxEntries (${this.maxEntries}) entries`
     if (this.liveBytes - oldBytes + newBytes > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
@@ -212,35 +231,35 @@ export class MemoryStore {
 
   /** Applies a write under last-writer-wins. See {@link ApplyStatus}. */
   apply (rec: StoreRecord): ApplyResult {
-    const now = this.clock()
+    const now = this.now()
     const slot = this.slotOf(rec.key)
     // A value past its expiry but not swept yet, that this write replaces:
     // its expire event fires once the store is consistent again (never in
     // the middle of this call, where a listener's own write would recurse).
-    const unswept = slot !== undefined && this.valueOf[slot] !== null && this.expires[slot] <= now ? this.expires[slot] : 0
+    const unswept = slot !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] <= now ? this.meta[M * slot] : 0
     const result = this.applyAt(rec, slot, now)
     if (unswept !== 0 && result.status !== 'stale' && result.status !== 'full') this.onExpire?.(rec.key, unswept)
     return result
   }
 
   private applyAt (rec: StoreRecord, slot: number | undefined, now: number): ApplyResult {
-    const hadValue = slot !== undefined && this.valueOf[slot] !== null && this.expires[slot] > now
+    const hadValue = slot !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] > now
     let guard = rec.guardUntil
     if (slot !== undefined) {
-      const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.walls[slot], this.counters[slot], this.originTable.get(this.origins[slot]))
+      const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], this.originTable.get(originOf(this.meta[M * slot + TAGS])))
       if (cmp <= 0) {
         // This version (or one it superseded) lives somewhere until
         // `outlives`: our guard, and a marker's horizon, must reach past it.
         // (The same version of a value has the same expiry: only its guard can add.)
         const outlives = cmp < 0 || rec.value === null ? Math.max(rec.expiresAt, rec.guardUntil) : rec.guardUntil
-        if (outlives > this.guards[slot]) this.guards[slot] = outlives
-        if (this.valueOf[slot] === null && outlives > this.expires[slot]) {
-          this.expires[slot] = outlives
+        if (outlives > this.meta[M * slot + GUARD]) this.meta[M * slot + GUARD] = outlives
+        if (this.valueAt(slot) === null && outlives > this.meta[M * slot]) {
+          this.meta[M * slot] = outlives
           this.heap.push(outlives, slot)
         }
         return { status: 'stale', hadValue }
       }
-      guard = Math.max(guard, this.guards[slot], this.expires[slot])
+      guard = Math.max(guard, this.meta[M * slot + GUARD], this.meta[M * slot])
     }
 
     if (rec.value === null || rec.expiresAt <= now) {
@@ -248,7 +267,7 @@ export class MemoryStore {
       // up absent, behind a marker while anything it superseded may live.
       const horizon = Math.max(rec.expiresAt, guard)
       const status: ApplyStatus = rec.value === null ? 'applied' : 'expired'
-      const isMarker = slot !== undefined && this.valueOf[slot] === null
+      const isMarker = slot !== undefined && this.valueAt(slot) === null
       if (horizon <= now || (!isMarker && this.markers >= this.maxMarkers)) {
         // Nothing left to guard, or no room for one more marker (best effort).
         if (slot !== undefined) this.freeSlot(slot)
@@ -260,9 +279,9 @@ export class MemoryStore {
       return { status, hadValue }
     }
 
-    const holdsValue = slot !== undefined && this.valueOf[slot] !== null
+    const holdsValue = slot !== undefined && this.valueAt(slot) !== null
     const keyBytes = utf8Length(rec.key)
-    const oldBytes = holdsValue ? keyBytes + this.valueOf[slot!]!.length : 0
+    const oldBytes = holdsValue ? keyBytes + this.valueAt(slot!)!.length : 0
     if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes - oldBytes + keyBytes + rec.value.length > this.maxBytes) {
       return { status: 'full', hadValue }
     }
@@ -277,8 +296,8 @@ export class MemoryStore {
     const now = this.clock()
     const out: string[] = []
     for (let slot = 0; slot < this.nextSlot; slot++) {
-      const key = this.keyOf[slot]
-      if (key !== undefined && this.valueOf[slot] !== null && this.expires[slot] > now && key.startsWith(prefix)) out.push(key)
+      const key = this.keyAt(slot)
+      if (key !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] > now && key.startsWith(prefix)) out.push(key)
     }
     return out.sort()
   }
@@ -287,9 +306,9 @@ export class MemoryStore {
   * records (wanted?: Uint8Array): Generator<StoreRecord> {
     const now = this.clock()
     for (let slot = 0; slot < this.nextSlot; slot++) {
-      if (this.keyOf[slot] === undefined) continue
-      if (wanted !== undefined && wanted[bucketOf(hashString(this.keyOf[slot]!, 0))] === 0) continue
-      if (this.expires[slot] <= now) continue
+      if (this.keyAt(slot) === undefined) continue
+      if (wanted !== undefined && wanted[bucketOf(hashString(this.keyAt(slot)!, 0))] === 0) continue
+      if (this.meta[M * slot] <= now) continue
       yield this.recordAt(slot)
     }
   }
@@ -306,21 +325,22 @@ export class MemoryStore {
       const time = this.heap.peekTime()
       const slot = this.heap.peekSlot()
       this.heap.pop()
-      if (this.keyOf[slot] === undefined || this.expires[slot] !== time) continue // stale heap item
-      const key = this.keyOf[slot]!
-      const value = this.valueOf[slot]
-      if (value !== null && this.guards[slot] > time && this.markers < this.maxMarkers) {
+      if (this.keyAt(slot) === undefined || this.meta[M * slot] !== time) continue // stale heap item
+      const key = this.keyAt(slot)!
+      const value = this.valueAt(slot)
+      if (value !== null && this.meta[M * slot + GUARD] > time && this.markers < this.maxMarkers) {
         // Expired overwrite: keep a marker until the superseded versions are gone.
         this.liveBytes -= utf8Length(key) + value.length
         this.live--
         this.markers++
-        this.valueOf[slot] = null
-        if (this.ctypes[slot] !== NONE) {
-          this.ctypeTable.release(this.ctypes[slot])
-          this.ctypes[slot] = NONE
+        this.refs[2 * slot + 1] = null
+        const tags = this.meta[M * slot + TAGS]
+        if (ctypeOf(tags) !== NONE) {
+          this.ctypeTable.release(ctypeOf(tags))
+          this.meta[M * slot + TAGS] = originOf(tags)
         }
-        this.expires[slot] = this.guards[slot]
-        this.heap.push(this.guards[slot], slot)
+        this.meta[M * slot] = this.meta[M * slot + GUARD]
+        this.heap.push(this.meta[M * slot + GUARD], slot)
       } else {
         this.freeSlot(slot)
       }
@@ -333,22 +353,47 @@ export class MemoryStore {
 
   // --- internals -----------------------------------------------------------
 
+  /** The clock, read at most once per `clockReuse` operations of one synchronous run. */
+  private now (): number {
+    if (this.clockReadsLeft > 0) {
+      this.clockReadsLeft--
+      return this.clockReading
+    }
+    this.clockReading = this.clock()
+    if (this.clockReuse > 0) {
+      this.clockReadsLeft = this.clockReuse
+      if (!this.clockDropQueued) {
+        this.clockDropQueued = true
+        queueMicrotask(this.dropClockReading)
+      }
+    }
+    return this.clockReading
+  }
+
+  private readonly dropClockReading = (): void => {
+    this.clockReadsLeft = 0
+    this.clockDropQueued = false
+  }
+
+  private keyAt (slot: number): string | undefined { return this.refs[2 * slot] as string | undefined }
+  private valueAt (slot: number): Uint8Array | null { return this.refs[2 * slot + 1] as Uint8Array | null }
+
   private slotOf (key: string): number | undefined {
-    const slot = this.index.find(key, hashString(key, 0), this.keyOf)
+    const slot = this.index.find(key, hashString(key, 0), this.refs)
     return slot < 0 ? undefined : slot
   }
 
   private recordAt (slot: number): StoreRecord {
-    const ct = this.ctypes[slot]
+    const ct = ctypeOf(this.meta[M * slot + TAGS])
     return {
-      key: this.keyOf[slot]!,
-      value: this.valueOf[slot],
-      expiresAt: this.expires[slot],
-      wall: this.walls[slot],
-      counter: this.counters[slot],
-      origin: this.originTable.get(this.origins[slot]),
+      key: this.keyAt(slot)!,
+      value: this.valueAt(slot),
+      expiresAt: this.meta[M * slot],
+      wall: this.meta[M * slot + WALL],
+      counter: this.meta[M * slot + COUNTER],
+      origin: this.originTable.get(originOf(this.meta[M * slot + TAGS])),
       contentType: ct === NONE ? undefined : this.ctypeTable.get(ct),
-      guardUntil: this.guards[slot]
+      guardUntil: this.meta[M * slot + GUARD]
     }
   }
 
@@ -358,21 +403,21 @@ export class MemoryStore {
       if (this.nextSlot === this.capacity) this.grow(this.capacity * 2)
       slot = this.nextSlot++
     }
-    this.keyOf[slot] = key
-    this.valueOf[slot] = null
+    this.refs[2 * slot] = key
+    this.refs[2 * slot + 1] = null
     this.index.insert(hashString(key, 0), slot)
     return slot
   }
 
   /** Fills a slot (allocated, or unlinked) with a record's content. */
   private link (slot: number, rec: StoreRecord, expiresAt: number, guard: number): void {
-    this.valueOf[slot] = rec.value
-    this.expires[slot] = expiresAt
-    this.walls[slot] = rec.wall
-    this.counters[slot] = rec.counter
-    this.guards[slot] = guard
-    this.origins[slot] = this.originTable.acquire(rec.origin)
-    this.ctypes[slot] = rec.contentType === undefined ? NONE : this.ctypeTable.acquire(rec.contentType)
+    this.refs[2 * slot + 1] = rec.value
+    this.meta[M * slot] = expiresAt
+    this.meta[M * slot + WALL] = rec.wall
+    this.meta[M * slot + COUNTER] = rec.counter
+    this.meta[M * slot + GUARD] = guard
+    const ctype = rec.contentType === undefined ? NONE : this.ctypeTable.acquire(rec.contentType)
+    this.meta[M * slot + TAGS] = tagsOf(this.originTable.acquire(rec.origin), ctype)
     if (rec.value !== null) {
       this.live++
       this.liveBytes += utf8Length(rec.key) + rec.value.length
@@ -389,53 +434,45 @@ export class MemoryStore {
   /** Takes a slot's content out of the counters, digest and tables (the slot stays allocated). */
   private unlink (slot: number): void {
     this.toggleDigest(slot)
-    const value = this.valueOf[slot]
+    const value = this.valueAt(slot)
     if (value !== null) {
       this.live--
-      this.liveBytes -= utf8Length(this.keyOf[slot]!) + value.length
+      this.liveBytes -= utf8Length(this.keyAt(slot)!) + value.length
     } else {
       this.markers--
     }
-    this.originTable.release(this.origins[slot])
-    if (this.ctypes[slot] !== NONE) this.ctypeTable.release(this.ctypes[slot])
-    this.valueOf[slot] = null
+    this.originTable.release(originOf(this.meta[M * slot + TAGS]))
+    if (ctypeOf(this.meta[M * slot + TAGS]) !== NONE) this.ctypeTable.release(ctypeOf(this.meta[M * slot + TAGS]))
+    this.refs[2 * slot + 1] = null
   }
 
   private freeSlot (slot: number): void {
     this.unlink(slot)
-    this.index.remove(hashString(this.keyOf[slot]!, 0), slot)
-    this.keyOf[slot] = undefined
-    this.expires[slot] = 0
+    this.index.remove(hashString(this.keyAt(slot)!, 0), slot)
+    this.refs[2 * slot] = undefined
+    this.meta[M * slot] = 0
     this.freeSlots.push(slot)
   }
 
   private toggleDigest (slot: number): void {
-    const kh = hashString(this.keyOf[slot]!, 0)
-    const oh = this.originTable.hashes[this.origins[slot]]
+    const kh = hashString(this.keyAt(slot)!, 0)
+    const oh = this.originTable.hashes[originOf(this.meta[M * slot + TAGS])]
     const b = bucketOf(kh) * 2
-    this.digests[b] ^= recordLane(kh, this.walls[slot], this.counters[slot], oh, 0)
-    this.digests[b + 1] ^= recordLane(kh, this.walls[slot], this.counters[slot], oh, 1)
+    this.digests[b] ^= recordLane(kh, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], oh, 0)
+    this.digests[b + 1] ^= recordLane(kh, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], oh, 1)
   }
 
   private grow (capacity: number): void {
-    const copy = <T extends Float64Array | Uint32Array | Uint16Array>(old: T, make: (n: number) => T): T => {
-      const next = make(capacity)
-      next.set(old as any)
-      return next
-    }
-    this.expires = copy(this.expires, n => new Float64Array(n))
-    this.walls = copy(this.walls, n => new Float64Array(n))
-    this.guards = copy(this.guards, n => new Float64Array(n))
-    this.counters = copy(this.counters, n => new Uint32Array(n))
-    this.origins = copy(this.origins, n => new Uint32Array(n))
-    this.ctypes = copy(this.ctypes, n => new Uint32Array(n))
+    const meta = new Float64Array(capacity * M)
+    meta.set(this.meta)
+    this.meta = meta
     this.capacity = capacity
   }
 
   private compactHeap (): void {
-    const { expires, keyOf, nextSlot } = this
+    const { meta, refs, nextSlot } = this
     this.heap.rebuild((function * () {
-      for (let slot = 0; slot < nextSlot; slot++) if (keyOf[slot] !== undefined) yield [expires[slot], slot] as [number, number]
+      for (let slot = 0; slot < nextSlot; slot++) if (refs[2 * slot] !== undefined) yield [meta[M * slot], slot] as [number, number]
     })())
   }
 

@@ -8,6 +8,8 @@ import { prng } from './helpers.ts'
 function harness (hashOf: (key: string) => number) {
   const index = new KeyIndex()
   const keyOf: Array<string | undefined> = []
+  /** Keys at 2 * slot, as the store lays them out. */
+  const refs: Array<string | undefined> = []
   let keyHashes = new Uint32Array(1 << 16)
   const free: number[] = []
   const model = new Map<string, number>()
@@ -17,6 +19,7 @@ function harness (hashOf: (key: string) => number) {
     add (key: string): void {
       const slot = free.pop() ?? keyOf.length
       keyOf[slot] = key
+      refs[2 * slot] = key
       if (slot >= keyHashes.length) { const next = new Uint32Array(keyHashes.length * 2); next.set(keyHashes); keyHashes = next }
       keyHashes[slot] = hashOf(key)
       index.insert(keyHashes[slot], slot)
@@ -26,10 +29,11 @@ function harness (hashOf: (key: string) => number) {
       const slot = model.get(key)!
       index.remove(keyHashes[slot], slot)
       keyOf[slot] = undefined
+      refs[2 * slot] = undefined
       free.push(slot)
       model.delete(key)
     },
-    find (key: string): number { return index.find(key, hashOf(key), keyOf) },
+    find (key: string): number { return index.find(key, hashOf(key), refs) },
     check (keys: string[]): void {
       for (const key of keys) assert.is(this.find(key), model.get(key) ?? -1, `find(${key})`)
       assert.is(index.size, model.size)

@@ -917,4 +917,17 @@ test('a value that expired unswept still gets its expire event when a newer writ
   assert.is(text(store.get('k')?.value), 'new')
 })
 
+test('clockReuse: back-to-back reads share a clock reading, at most N times, and never across a microtask', async () => {
+  let reads = 0
+  const { store } = makeStore({ clock: () => { reads++; return now }, clockReuse: 3 })
+  store.apply(put('k', 'v', { expiresAt: 100 }))
+  reads = 0
+  for (let i = 0; i < 8; i++) store.get('k')
+  assert.is(reads, 2, 'one reading per 4 reads (1 + 3 reuses)')
+  now = 100 // expired, but the same synchronous run may still use the last reading once or twice
+  await Promise.resolve()
+  assert.is(store.get('k'), undefined, 'after a microtask the clock is read again')
+  assert.is(store.has('k'), false)
+})
+
 test.run()
