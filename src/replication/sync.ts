@@ -8,7 +8,8 @@
  *   responder -> initiator  WANT     buckets whose digests differ
  *   responder -> initiator  RECORDS* the responder's records in those buckets
  *   responder -> initiator  END
- *   initiator -> responder  RECORDS* the initiator's records in those buckets
+ *   initiator -> responder  RECORDS* the initiator's records in those buckets,
+ *                                    less those it just received (same version)
  *   initiator -> responder  END
  *
  * Both sides apply what they receive under last-writer-wins, so both end
@@ -104,8 +105,10 @@ export class SyncProtocol {
       const want = await this.read(lp, signal)
       if (want.kind !== Kind.WANT) throw new InvalidMessageError(`expected WANT, got kind ${want.kind}`)
       const wanted = bucketMask(want.buckets)
-      await this.receiveRecords(lp, peer, signal)
-      await this.sendRecords(lp, wanted, signal)
+      // What the responder just sent need not travel back: remember it.
+      const received = new Map<string, WireRecord>()
+      await this.receiveRecords(lp, peer, signal, received)
+      await this.sendRecords(lp, wanted, signal, received)
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err as Error)
@@ -133,12 +136,17 @@ export class SyncProtocol {
     this.init.counters.syncRounds++
   }
 
-  /** Streams our records in the flagged buckets as RECORDS frames, then END. */
-  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, signal: AbortSignal): Promise<void> {
+  /**
+   * Streams our records in the flagged buckets as RECORDS frames, then END,
+   * leaving out those the peer sent us in this round (same version).
+   */
+  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, signal: AbortSignal, peerHas?: Map<string, WireRecord>): Promise<void> {
     if (wanted.some(x => x !== 0)) {
       let frame: StoreRecord[] = []
       let bytes = 0
       for (const rec of this.init.store.records(wanted)) {
+        const theirs = peerHas?.get(rec.key)
+        if (theirs !== undefined && theirs.wall === rec.wall && theirs.counter === rec.counter && theirs.origin === rec.origin) continue
         const size = recordSize(rec)
         if (bytes + size > FRAME_BYTES && frame.length > 0) {
           await this.write(lp, encodeRecords(frame, bytes), signal)
@@ -154,7 +162,7 @@ export class SyncProtocol {
   }
 
   /** Reads RECORDS frames until END, validating and applying each. */
-  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, signal: AbortSignal): Promise<void> {
+  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, signal: AbortSignal, received?: Map<string, WireRecord>): Promise<void> {
     const from = peer.toString()
     for (;;) {
       const msg = await this.read(lp, signal)
@@ -166,6 +174,7 @@ export class SyncProtocol {
         const verdict = checkRecord(rec, now, this.init.bounds)
         if (verdict === 'ok') {
           fresh.push(rec)
+          received?.set(rec.key, rec)
         } else if (verdict !== 'expired') {
           // Dropped alone: a record this node cannot take must not stall every later round.
           this.init.counters.rejected++

@@ -113,6 +113,20 @@ test('a record beyond this node\'s limits is dropped alone: the rest of the batc
   assert.ok(small.stats().counters.rejected >= 2, `rejected ${small.stats().counters.rejected}`)
 })
 
+test('a joining node is sent what it lacks, and nothing travels back', async () => {
+  for (let run = 0; run < 2; run++) { // the initiator is the smaller peer id: two runs cover both roles more often than not
+    const a = await startNode({ syncInterval: 0 })
+    started.push(a)
+    for (let i = 0; i < 1000; i++) await a.put(`echo/${i}`, 'x'.repeat(100), { ttl: 60_000 })
+    const b = await startNode({ bootstrap: [a.multiaddrs[0]], syncInterval: 0 })
+    started.push(b)
+    await waitFor(() => b.keys({ prefix: 'echo/' }).length === 1000, { message: 'the joiner to catch up' })
+    await waitFor(() => a.stats().counters.syncRounds >= 1 && b.stats().counters.syncRounds >= 1)
+    assert.is(a.stats().counters.syncEntriesReceived, 0, 'the established node got nothing back')
+    assert.ok(a.stats().counters.syncBytesReceived < 16 * 1024, `bytes back: ${a.stats().counters.syncBytesReceived}`)
+  }
+})
+
 test('nodes in sync exchange only a small summary', async () => {
   const [a, b] = await cluster(2, 0) // no background rounds: measure one round alone
   for (let i = 0; i < 2000; i++) await a.put(`bulk/${i}`, 'x'.repeat(100), { ttl: 60_000 })
