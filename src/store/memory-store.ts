@@ -25,6 +25,7 @@ import { compareVersions, formatVersion } from './hlc.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
 import { Interner } from './interner.ts'
 import { KeyIndex } from './key-index.ts'
+import { MAX_ARENA_VALUE, ValueArena } from './value-arena.ts'
 import { SYNC_BUCKETS, bucketOf, hashString, recordLane } from './digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../config.ts'
 import type { Entry } from '../types.ts'
@@ -87,12 +88,14 @@ const NONE = 0xffffffff
  * metadata in one or two cache lines (a lookup in a million entries is
  * bound by cache misses, not by arithmetic).
  */
-const M = 5
+const M = 6
 const WALL = 1
 const GUARD = 2
 const COUNTER = 3
 /** Origin id (low 26 bits) and content type id + 1 (high bits; 0: none). */
 const TAGS = 4
+/** Value length, bytes. */
+const VLEN = 5
 const ORIGIN_SPAN = 2 ** 26
 const tagsOf = (origin: number, ctype: number): number => origin + (ctype === NONE ? 0 : (ctype + 1) * ORIGIN_SPAN)
 const originOf = (tags: number): number => tags % ORIGIN_SPAN
@@ -108,9 +111,14 @@ export class MemoryStore {
   private readonly sliceMs: number
 
   private readonly index = new KeyIndex()
-  /** `[key, value]` per slot: key `undefined` for a free slot, value `null` for a marker. */
-  private refs: Array<string | Uint8Array | null | undefined> = []
-  /** `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin and content type ids). */
+  /**
+   * `[key, value]` per slot: key `undefined` for a free slot; value `null`
+   * for a marker, an arena handle (a number) for a small value, or the
+   * value's own array for a large one.
+   */
+  private refs: Array<string | Uint8Array | number | null | undefined> = []
+  private arena = new ValueArena()
+  /** `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin and content type ids), value length. */
   private meta = new Float64Array(0)
   private capacity = 0
   private readonly freeSlots: number[] = []
@@ -167,6 +175,7 @@ export class MemoryStore {
   clear (): void {
     this.index.clear()
     this.refs = []
+    this.arena = new ValueArena()
     this.freeSlots.length = 0
     this.nextSlot = 0
     this.live = 0
@@ -186,14 +195,13 @@ export class MemoryStore {
   get (key: string): Entry | undefined {
     const slot = this.slotOf(key)
     if (slot === undefined) return undefined
-    const value = this.valueAt(slot)
     const expiresAt = this.meta[M * slot]
-    if (value === null || expiresAt <= this.now()) return undefined
+    if (!this.hasValue(slot) || expiresAt <= this.now()) return undefined
     const wall = this.meta[M * slot + WALL]
     const ct = ctypeOf(this.meta[M * slot + TAGS])
     return {
       key,
-      value,
+      value: this.valueAt(slot)!,
       expiresAt,
       createdAt: wall,
       version: formatVersion(wall, this.meta[M * slot + COUNTER]),
@@ -205,7 +213,7 @@ export class MemoryStore {
   /** Whether `key` has a live value. */
   has (key: string): boolean {
     const slot = this.slotOf(key)
-    return slot !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] > this.now()
+    return slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > this.now()
   }
 
   /** The record (live or marker) held for `key`, for replication. */
@@ -221,8 +229,8 @@ export class MemoryStore {
    */
   checkCapacity (key: string, valueBytes: number): string | undefined {
     const slot = this.slotOf(key)
-    const hadValue = slot !== undefined && this.valueAt(slot) !== null
-    const oldBytes = hadValue ? utf8Length(key) + this.valueAt(slot)!.length : 0
+    const hadValue = slot !== undefined && this.hasValue(slot)
+    const oldBytes = hadValue ? utf8Length(key) + this.valueLength(slot) : 0
     const newBytes = utf8Length(key) + valueBytes
     if (!hadValue && this.live >= this.maxEntries) return `the store holds maxEntries (${this.maxEntries}) entries`
     if (this.liveBytes - oldBytes + newBytes > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
@@ -236,14 +244,14 @@ export class MemoryStore {
     // A value past its expiry but not swept yet, that this write replaces:
     // its expire event fires once the store is consistent again (never in
     // the middle of this call, where a listener's own write would recurse).
-    const unswept = slot !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] <= now ? this.meta[M * slot] : 0
+    const unswept = slot !== undefined && this.hasValue(slot) && this.meta[M * slot] <= now ? this.meta[M * slot] : 0
     const result = this.applyAt(rec, slot, now)
     if (unswept !== 0 && result.status !== 'stale' && result.status !== 'full') this.onExpire?.(rec.key, unswept)
     return result
   }
 
   private applyAt (rec: StoreRecord, slot: number | undefined, now: number): ApplyResult {
-    const hadValue = slot !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] > now
+    const hadValue = slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > now
     let guard = rec.guardUntil
     if (slot !== undefined) {
       const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], this.originTable.get(originOf(this.meta[M * slot + TAGS])))
@@ -253,7 +261,7 @@ export class MemoryStore {
         // (The same version of a value has the same expiry: only its guard can add.)
         const outlives = cmp < 0 || rec.value === null ? Math.max(rec.expiresAt, rec.guardUntil) : rec.guardUntil
         if (outlives > this.meta[M * slot + GUARD]) this.meta[M * slot + GUARD] = outlives
-        if (this.valueAt(slot) === null && outlives > this.meta[M * slot]) {
+        if (!this.hasValue(slot) && outlives > this.meta[M * slot]) {
           this.meta[M * slot] = outlives
           this.heap.push(outlives, slot)
         }
@@ -267,7 +275,7 @@ export class MemoryStore {
       // up absent, behind a marker while anything it superseded may live.
       const horizon = Math.max(rec.expiresAt, guard)
       const status: ApplyStatus = rec.value === null ? 'applied' : 'expired'
-      const isMarker = slot !== undefined && this.valueAt(slot) === null
+      const isMarker = slot !== undefined && !this.hasValue(slot)
       if (horizon <= now || (!isMarker && this.markers >= this.maxMarkers)) {
         // Nothing left to guard, or no room for one more marker (best effort).
         if (slot !== undefined) this.freeSlot(slot)
@@ -279,9 +287,9 @@ export class MemoryStore {
       return { status, hadValue }
     }
 
-    const holdsValue = slot !== undefined && this.valueAt(slot) !== null
+    const holdsValue = slot !== undefined && this.hasValue(slot)
     const keyBytes = utf8Length(rec.key)
-    const oldBytes = holdsValue ? keyBytes + this.valueAt(slot!)!.length : 0
+    const oldBytes = holdsValue ? keyBytes + this.valueLength(slot!) : 0
     if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes - oldBytes + keyBytes + rec.value.length > this.maxBytes) {
       return { status: 'full', hadValue }
     }
@@ -297,7 +305,7 @@ export class MemoryStore {
     const out: string[] = []
     for (let slot = 0; slot < this.nextSlot; slot++) {
       const key = this.keyAt(slot)
-      if (key !== undefined && this.valueAt(slot) !== null && this.meta[M * slot] > now && key.startsWith(prefix)) out.push(key)
+      if (key !== undefined && this.hasValue(slot) && this.meta[M * slot] > now && key.startsWith(prefix)) out.push(key)
     }
     return out.sort()
   }
@@ -327,13 +335,13 @@ export class MemoryStore {
       this.heap.pop()
       if (this.keyAt(slot) === undefined || this.meta[M * slot] !== time) continue // stale heap item
       const key = this.keyAt(slot)!
-      const value = this.valueAt(slot)
-      if (value !== null && this.meta[M * slot + GUARD] > time && this.markers < this.maxMarkers) {
+      const wasLive = this.hasValue(slot)
+      if (wasLive && this.meta[M * slot + GUARD] > time && this.markers < this.maxMarkers) {
         // Expired overwrite: keep a marker until the superseded versions are gone.
-        this.liveBytes -= utf8Length(key) + value.length
+        this.liveBytes -= utf8Length(key) + this.valueLength(slot)
         this.live--
         this.markers++
-        this.refs[2 * slot + 1] = null
+        this.setValue(slot, null)
         const tags = this.meta[M * slot + TAGS]
         if (ctypeOf(tags) !== NONE) {
           this.ctypeTable.release(ctypeOf(tags))
@@ -344,7 +352,7 @@ export class MemoryStore {
       } else {
         this.freeSlot(slot)
       }
-      if (value !== null) this.onExpire?.(key, time)
+      if (wasLive) this.onExpire?.(key, time)
       if ((++n & 255) === 0 && performance.now() - started > budgetMs) return this.heap.size > 0 && this.heap.peekTime() <= now
     }
     if (this.heap.size > 2 * this.index.size + 4096) this.compactHeap()
@@ -376,7 +384,26 @@ export class MemoryStore {
   }
 
   private keyAt (slot: number): string | undefined { return this.refs[2 * slot] as string | undefined }
-  private valueAt (slot: number): Uint8Array | null { return this.refs[2 * slot + 1] as Uint8Array | null }
+  private hasValue (slot: number): boolean { return this.refs[2 * slot + 1] !== null }
+  private valueLength (slot: number): number { return this.meta[M * slot + VLEN] }
+
+  /** The value's bytes (a fresh copy for a value in the arena), or null for a marker. */
+  private valueAt (slot: number): Uint8Array | null {
+    const v = this.refs[2 * slot + 1] as Uint8Array | number | null
+    return typeof v === 'number' ? this.arena.read(v, this.meta[M * slot + VLEN]) : v
+  }
+
+  /** Sets a slot's value, releasing the arena cell of the one it replaces. */
+  private setValue (slot: number, value: Uint8Array | null): void {
+    const old = this.refs[2 * slot + 1]
+    if (typeof old === 'number') this.arena.release(old)
+    if (value !== null && value.length > 0 && value.length <= MAX_ARENA_VALUE) {
+      this.refs[2 * slot + 1] = this.arena.store(value)
+    } else {
+      this.refs[2 * slot + 1] = value
+    }
+    this.meta[M * slot + VLEN] = value === null ? 0 : value.length
+  }
 
   private slotOf (key: string): number | undefined {
     const slot = this.index.find(key, hashString(key, 0), this.refs)
@@ -411,7 +438,7 @@ export class MemoryStore {
 
   /** Fills a slot (allocated, or unlinked) with a record's content. */
   private link (slot: number, rec: StoreRecord, expiresAt: number, guard: number): void {
-    this.refs[2 * slot + 1] = rec.value
+    this.setValue(slot, rec.value)
     this.meta[M * slot] = expiresAt
     this.meta[M * slot + WALL] = rec.wall
     this.meta[M * slot + COUNTER] = rec.counter
@@ -434,16 +461,15 @@ export class MemoryStore {
   /** Takes a slot's content out of the counters, digest and tables (the slot stays allocated). */
   private unlink (slot: number): void {
     this.toggleDigest(slot)
-    const value = this.valueAt(slot)
-    if (value !== null) {
+    if (this.hasValue(slot)) {
       this.live--
-      this.liveBytes -= utf8Length(this.keyAt(slot)!) + value.length
+      this.liveBytes -= utf8Length(this.keyAt(slot)!) + this.valueLength(slot)
     } else {
       this.markers--
     }
     this.originTable.release(originOf(this.meta[M * slot + TAGS]))
     if (ctypeOf(this.meta[M * slot + TAGS]) !== NONE) this.ctypeTable.release(ctypeOf(this.meta[M * slot + TAGS]))
-    this.refs[2 * slot + 1] = null
+    this.setValue(slot, null)
   }
 
   private freeSlot (slot: number): void {

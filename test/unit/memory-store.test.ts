@@ -930,4 +930,21 @@ test('clockReuse: back-to-back reads share a clock reading, at most N times, and
   assert.is(store.has('k'), false)
 })
 
+test('values of every size round-trip, small ones in the arena and large ones as they are; readers get their own copy', () => {
+  const { store } = makeStore()
+  const sizes = [0, 1, 15, 16, 17, 64, 1023, 1024, 1025, 5000]
+  for (const n of sizes) store.apply({ key: `v${n}`, value: Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 255), expiresAt: 10_000, wall: 1000, counter: n, origin: 'A', guardUntil: 0 })
+  for (const n of sizes) {
+    const value = store.get(`v${n}`)!.value
+    assert.is(value.length, n)
+    assert.ok(value.every((b, i) => b === ((i * 31 + n) & 255)), `bytes of v${n}`)
+  }
+  const copy = store.get('v64')!.value
+  copy[0] ^= 0xff
+  assert.is.not(store.get('v64')!.value[0], copy[0], 'mutating a read value does not change the store')
+  assert.is(store.bytes, sizes.reduce((sum, n) => sum + `v${n}`.length + n, 0))
+  for (const n of sizes) store.apply(del(`v${n}`, { wall: 2000 }))
+  assert.is(store.bytes, 0)
+})
+
 test.run()
