@@ -134,6 +134,8 @@ export class MemoryStore {
   private markers = 0
   private liveBytes = 0
   private readonly clockReuse: number
+  private hashedKey = ''
+  private hashedKeyHash = hashString('', 0)
   private clockReading = 0
   private clockReadsLeft = 0
   private clockDropQueued = false
@@ -383,6 +385,15 @@ export class MemoryStore {
     this.clockDropQueued = false
   }
 
+  /** A key's hash; a write looks its key up, inserts it and updates the digest: hash it once. */
+  private keyHash (key: string): number {
+    if (key !== this.hashedKey) {
+      this.hashedKey = key
+      this.hashedKeyHash = hashString(key, 0)
+    }
+    return this.hashedKeyHash
+  }
+
   private keyAt (slot: number): string | undefined { return this.refs[2 * slot] as string | undefined }
   private hasValue (slot: number): boolean { return this.refs[2 * slot + 1] !== null }
   private valueLength (slot: number): number { return this.meta[M * slot + VLEN] }
@@ -406,7 +417,7 @@ export class MemoryStore {
   }
 
   private slotOf (key: string): number | undefined {
-    const slot = this.index.find(key, hashString(key, 0), this.refs)
+    const slot = this.index.find(key, this.keyHash(key), this.refs)
     return slot < 0 ? undefined : slot
   }
 
@@ -432,7 +443,7 @@ export class MemoryStore {
     }
     this.refs[2 * slot] = key
     this.refs[2 * slot + 1] = null
-    this.index.insert(hashString(key, 0), slot)
+    this.index.insert(this.keyHash(key), slot)
     return slot
   }
 
@@ -474,14 +485,14 @@ export class MemoryStore {
 
   private freeSlot (slot: number): void {
     this.unlink(slot)
-    this.index.remove(hashString(this.keyAt(slot)!, 0), slot)
+    this.index.remove(this.keyHash(this.keyAt(slot)!), slot)
     this.refs[2 * slot] = undefined
     this.meta[M * slot] = 0
     this.freeSlots.push(slot)
   }
 
   private toggleDigest (slot: number): void {
-    const kh = hashString(this.keyAt(slot)!, 0)
+    const kh = this.keyHash(this.keyAt(slot)!)
     const oh = this.originTable.hashes[originOf(this.meta[M * slot + TAGS])]
     const b = bucketOf(kh) * 2
     this.digests[b] ^= recordLane(kh, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], oh, 0)

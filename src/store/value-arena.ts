@@ -49,11 +49,14 @@ class SizeClass {
     this.free[this.freeCount++] = cell
   }
 
-  /** The cell's bytes, as a view (for the arena's own use only). */
-  view (cell: number, length: number): Uint8Array {
-    const slab = this.slabs[Math.floor(cell / this.cellsPerSlab)]
+  write (cell: number, value: Uint8Array): void {
+    this.slabs[(cell / this.cellsPerSlab) | 0].set(value, (cell % this.cellsPerSlab) * this.cellBytes)
+  }
+
+  /** A fresh copy of the first `length` bytes of the cell. */
+  read (cell: number, length: number): Uint8Array {
     const offset = (cell % this.cellsPerSlab) * this.cellBytes
-    return slab.subarray(offset, offset + length)
+    return this.slabs[(cell / this.cellsPerSlab) | 0].slice(offset, offset + length)
   }
 }
 
@@ -65,16 +68,14 @@ export class ValueArena {
     const c = ((value.length + GRANULE - 1) / GRANULE | 0) - 1
     const cls = this.classes[c]
     const cell = cls.alloc()
-    cls.view(cell, value.length).set(value)
+    cls.write(cell, value)
     return c + CLASSES * cell
   }
 
   /** A fresh copy of the `length` bytes under `handle`. */
   read (handle: number, length: number): Uint8Array {
     const c = handle % CLASSES
-    const out = new Uint8Array(length)
-    out.set(this.classes[c].view((handle - c) / CLASSES, length))
-    return out
+    return this.classes[c].read((handle - c) / CLASSES, length)
   }
 
   release (handle: number): void {
