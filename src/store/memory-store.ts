@@ -25,6 +25,7 @@ import { compareVersions, formatVersion } from './hlc.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
 import { Interner } from './interner.ts'
 import { KeyIndex } from './key-index.ts'
+import { UintStack } from './uint-stack.ts'
 import { MAX_ARENA_VALUE, ValueArena } from './value-arena.ts'
 import { SYNC_BUCKETS, bucketOf, hashString, recordLane } from './digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../config.ts'
@@ -121,7 +122,7 @@ export class MemoryStore {
   /** `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin and content type ids), value length. */
   private meta = new Float64Array(0)
   private capacity = 0
-  private readonly freeSlots: number[] = []
+  private readonly freeSlots = new UintStack()
   private nextSlot = 0
 
   private originTable = new Interner(s => hashString(s, 0x5bd1e995))
@@ -178,7 +179,7 @@ export class MemoryStore {
     this.index.clear()
     this.refs = []
     this.arena = new ValueArena()
-    this.freeSlots.length = 0
+    this.freeSlots.clear()
     this.nextSlot = 0
     this.live = 0
     this.markers = 0
@@ -437,7 +438,7 @@ export class MemoryStore {
 
   private allocSlot (key: string): number {
     let slot = this.freeSlots.pop()
-    if (slot === undefined) {
+    if (slot < 0) {
       if (this.nextSlot === this.capacity) this.grow(this.capacity * 2)
       slot = this.nextSlot++
     }

@@ -13,6 +13,7 @@
  * A handle is `class + CLASSES * cellIndex`, a small integer (a V8 Smi in
  * the store's arrays: no allocation).
  */
+import { UintStack } from './uint-stack.ts'
 
 /** Largest value kept in the arena, bytes; larger ones keep their own array. */
 export const MAX_ARENA_VALUE = 1024
@@ -24,8 +25,7 @@ class SizeClass {
   readonly cellBytes: number
   readonly cellsPerSlab: number
   readonly slabs: Uint8Array[] = []
-  private free = new Uint32Array(64)
-  private freeCount = 0
+  private readonly free = new UintStack()
   private used = 0
 
   constructor (cellBytes: number) {
@@ -34,19 +34,15 @@ class SizeClass {
   }
 
   alloc (): number {
-    if (this.freeCount > 0) return this.free[--this.freeCount]
+    const reused = this.free.pop()
+    if (reused >= 0) return reused
     const cell = this.used++
     if (cell >= this.slabs.length * this.cellsPerSlab) this.slabs.push(new Uint8Array(this.cellsPerSlab * this.cellBytes))
     return cell
   }
 
   release (cell: number): void {
-    if (this.freeCount === this.free.length) {
-      const grown = new Uint32Array(this.free.length * 2)
-      grown.set(this.free)
-      this.free = grown
-    }
-    this.free[this.freeCount++] = cell
+    this.free.push(cell)
   }
 
   write (cell: number, value: Uint8Array): void {

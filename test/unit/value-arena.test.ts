@@ -40,4 +40,17 @@ test('read() returns a copy: reusing the cell later does not change it', () => {
   assert.equal(arena.read(h2, 3), Uint8Array.of(9, 9, 9))
 })
 
+test('UintStack: LIFO across chunk boundaries; -1 when empty', async () => {
+  const { UintStack } = await import('../../src/store/uint-stack.ts')
+  const stack = new UintStack()
+  assert.is(stack.pop(), -1)
+  for (let i = 0; i < 200_000; i++) stack.push(i)
+  assert.is(stack.size, 200_000)
+  for (let i = 199_999; i >= 0; i--) if (stack.pop() !== i) assert.unreachable(`pop ${i}`)
+  assert.is(stack.pop(), -1)
+  stack.push(7)
+  stack.clear()
+  assert.is(stack.size, 0)
+})
+
 test.run()
