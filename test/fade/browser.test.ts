@@ -196,10 +196,11 @@ if (chromiumMissing && process.env.CI !== 'true') {
       return li === undefined ? -1 : Number(getComputedStyle(li).opacity)
     }, fading)
     assert.is(await opacityOf(), 1, 'not fading early in its life')
+    // One post at a time: a second submit while the first is in flight would race the form's reset.
     await post(page, 'Has anyone seen a blue umbrella? Left it by the door this morning.', { callsign: '', ttl: '300' })
+    await waitForPost(page, 'Has anyone seen a blue umbrella? Left it by the door this morning.')
     await post(page, 'Quiet hours from 14:00. Headphones on, notifications off.', { callsign: 'river', ttl: '86400' })
     await waitForPost(page, 'Quiet hours from 14:00. Headphones on, notifications off.')
-    await waitForPost(page, 'Has anyone seen a blue umbrella? Left it by the door this morning.')
     const texts = await postTexts(page)
     assert.ok(texts.length >= 6, `posts on the board: ${texts.length}`)
     assert.is(await page.textContent('#board-count'), `${texts.length} posts`)
