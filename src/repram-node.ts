@@ -8,6 +8,7 @@
  * Late joiners and healed partitions are caught up by the sync protocol.
  */
 import { TypedEventEmitter } from 'main-event'
+import { multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, resolveConfig } from './config.ts'
@@ -389,7 +390,6 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   /** Dials a peer by multiaddr (ending in `/p2p/<id>`); resolves to whether it is connected. */
   async dial (addr: string): Promise<boolean> {
     const running = this.requireRunning()
-    const { multiaddr } = await import('@multiformats/multiaddr')
     return await running.dialer.dial(multiaddr(addr))
   }
 

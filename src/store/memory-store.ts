@@ -66,7 +66,11 @@ export interface MemoryStoreInit {
   clock: () => number
   maxEntries: number
   maxBytes: number
-  /** Most markers kept; beyond it new markers for unknown keys are not kept. @default maxEntries */
+  /**
+   * Most markers kept. Beyond it a delete or an expired overwrite drops the
+   * key whole instead of leaving a marker (no-resurrection becomes best
+   * effort). @default maxEntries
+   */
   maxMarkers?: number
   /** Called for every live value removed by expiry. Must not throw. */
   onExpire?: (key: string, expiresAt: number) => void
@@ -233,10 +237,10 @@ export class MemoryStore {
   checkCapacity (key: string, valueBytes: number): string | undefined {
     const slot = this.slotOf(key)
     const hadValue = slot !== undefined && this.hasValue(slot)
-    const oldBytes = hadValue ? utf8Length(key) + this.valueLength(slot) : 0
-    const newBytes = utf8Length(key) + valueBytes
+    // Same key: an overwrite only changes the value's share of the bytes.
+    const added = hadValue ? valueBytes - this.valueLength(slot) : utf8Length(key) + valueBytes
     if (!hadValue && this.live >= this.maxEntries) return `the store holds maxEntries (${this.maxEntries}) entries`
-    if (this.liveBytes - oldBytes + newBytes > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
+    if (this.liveBytes + added > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
     return undefined
   }
 
@@ -291,9 +295,8 @@ export class MemoryStore {
     }
 
     const holdsValue = slot !== undefined && this.hasValue(slot)
-    const keyBytes = utf8Length(rec.key)
-    const oldBytes = holdsValue ? keyBytes + this.valueLength(slot!) : 0
-    if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes - oldBytes + keyBytes + rec.value.length > this.maxBytes) {
+    const added = holdsValue ? rec.value.length - this.valueLength(slot!) : utf8Length(rec.key) + rec.value.length
+    if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes + added > this.maxBytes) {
       return { status: 'full', hadValue }
     }
     if (slot === undefined) slot = this.allocSlot(rec.key)
