@@ -282,6 +282,15 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   /** The live entry under `key`, or `undefined` (absent, deleted or expired). */
   async get (key: string, opts: AbortOptions = {}): Promise<Entry | undefined> {
     throwIfAborted(opts.signal)
+    return this.getSync(key)
+  }
+
+  /**
+   * {@link get} without the promise: every entry is in this node's memory,
+   * so the answer is ready at once (for hot paths such as an HTTP server
+   * answering within the request event). Throws the same errors.
+   */
+  getSync (key: string): Entry | undefined {
     this.requireRunning()
     validateKey(key, this.config.maxKeyBytes)
     return this.store.get(key)

@@ -9,7 +9,7 @@ import { HttpError } from './errors.ts'
 import { isoTime, msToSeconds, sendJson } from './respond.ts'
 import type { RequestContext } from './context.ts'
 import type { HttpNode } from './index.ts'
-import type { PutReceipt } from '../types.ts'
+import type { Entry, PutReceipt } from '../types.ts'
 
 /** Percent-decodes the captured key; a malformed escape is an invalid key. */
 export function decodeKey (raw: string): string {
@@ -41,7 +41,8 @@ export function parseTtl (query: URLSearchParams, header: string | string[] | un
   return ttlMs
 }
 
-export async function putData ({ node, options, req, res, param, query, signal }: RequestContext): Promise<void> {
+export async function putData (ctx: RequestContext): Promise<void> {
+  const { node, options, req, param, query, signal } = ctx
   const key = decodeKey(param)
   const ttlMs = parseTtl(query, req.headers['x-ttl'], node.config) ?? node.config.defaultTtl
   const value = await readBody(req, options.maxBodyBytes)
@@ -60,7 +61,7 @@ export async function putData ({ node, options, req, res, param, query, signal }
     confirmed = false
   }
 
-  sendJson(res, confirmed ? 201 : 202, {
+  sendJson(ctx, confirmed ? 201 : 202, {
     key,
     expires_at: isoTime(receipt.expiresAt),
     version: receipt.version,
@@ -83,14 +84,39 @@ async function receiptAfterTimeout (node: HttpNode, key: string, partial: Partia
 
 /** Only a well-formed type is echoed; anything else is served as opaque bytes. */
 const CONTENT_TYPE_RE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\\\r\n]*"|[\w.+-]+))*$/
+const OPAQUE = 'application/octet-stream'
+/** Verdicts on stored content types (a store holds few distinct ones): type -> the type to serve. */
+const servedTypes = new Map<string, string>()
+const SERVED_TYPES_MAX = 256
 
-export async function getData ({ node, res, param, signal }: RequestContext): Promise<void> {
-  const entry = await node.get(decodeKey(param), { signal })
+function servedType (contentType: string | undefined): string {
+  if (contentType === undefined) return OPAQUE
+  let served = servedTypes.get(contentType)
+  if (served === undefined) {
+    served = CONTENT_TYPE_RE.test(contentType) ? contentType : OPAQUE
+    if (servedTypes.size >= SERVED_TYPES_MAX) servedTypes.clear()
+    servedTypes.set(contentType, served)
+  }
+  return served
+}
+
+export function getData (ctx: RequestContext): void | Promise<void> {
+  const { node, param } = ctx
+  const key = decodeKey(param)
+  // no signal: the read completes before anything could abort it
+  if (node.getSync !== undefined) {
+    sendEntry(ctx, node.getSync(key))
+    return
+  }
+  return node.get(key).then(entry => { sendEntry(ctx, entry) })
+}
+
+function sendEntry ({ node, res, headers }: RequestContext, entry: Entry | undefined): void {
   if (entry === undefined) throw new HttpError('KeyNotFoundError', 'no live entry under this key')
   const now = node.config.clock()
-  const contentType = entry.contentType !== undefined && CONTENT_TYPE_RE.test(entry.contentType) ? entry.contentType : 'application/octet-stream'
   res.writeHead(200, {
-    'Content-Type': contentType,
+    ...headers,
+    'Content-Type': servedType(entry.contentType),
     'Content-Length': entry.value.byteLength,
     'Cache-Control': 'no-store',
     // stored values are untrusted: never let a browser run them as a page of this origin
@@ -106,9 +132,9 @@ export async function getData ({ node, res, param, signal }: RequestContext): Pr
   res.end(entry.value)
 }
 
-export async function deleteData ({ node, res, param, signal }: RequestContext): Promise<void> {
-  const existed = await node.delete(decodeKey(param), { signal })
+export async function deleteData ({ node, res, headers, param }: RequestContext): Promise<void> {
+  const existed = await node.delete(decodeKey(param))
   if (!existed) throw new HttpError('KeyNotFoundError', 'no live entry under this key (the deletion is replicated anyway)')
-  res.writeHead(204)
+  res.writeHead(204, headers)
   res.end()
 }

@@ -1,83 +1,105 @@
 /**
- * The request handler: rate limit, route, CORS, then the route's handler,
- * with every failure answered through the error table and never thrown
- * into the server.
+ * The request handler: route, rate limit, then the route's handler, with
+ * every failure answered through the error table and never thrown into the
+ * server. Every answer carries the CORS headers.
+ *
+ * The request target is split at `?` by hand rather than read with
+ * `new URL(target, base)`, which would take `//host/...` for another host.
  */
 import { logger } from '@libp2p/logger'
-import { applyCors, answerPreflight } from './cors.ts'
+import { RequestContext } from './context.ts'
+import { corsHeaders, preflightHeaders } from './cors.ts'
 import { HttpError, isKnownError } from './errors.ts'
 import { HttpMetrics } from './metrics.ts'
 import { resolveHttpOptions } from './options.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { sendError } from './respond.ts'
-import { allowedMethods, matchRoute, splitTarget } from './routes.ts'
-import type { RequestContext } from './context.ts'
+import { allowedMethods, matchRoute } from './routes.ts'
+import type { Route } from './routes.ts'
 import type { HttpHandler, HttpNode, HttpOptions } from './index.ts'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 const log = logger('repram:http')
+const CLOSE_CONNECTION = Object.freeze({ Connection: 'close' })
 
 export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
   const options = resolveHttpOptions(node, init)
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit)
   const metrics = new HttpMetrics(node)
+  const cors = corsHeaders(options.cors)
+
+  /** The route's handler for `method`; throws the answer for anything else (rate limit, no route, wrong method, preflight done). */
+  const dispatch = (ctx: RequestContext, route: Route | undefined, method: string): void | Promise<void> => {
+    // preflights are not counted: a refused preflight would hide the real answer from the page
+    if (method !== 'OPTIONS' && limiter !== undefined) {
+      const decision = limiter.take(ctx.req.socket.remoteAddress ?? 'unknown')
+      if (!decision.allowed) {
+        throw new HttpError('RateLimitedError', 'too many requests from this address; retry later', { 'Retry-After': String(decision.retryAfterSeconds) })
+      }
+    }
+    if (route === undefined) throw new HttpError('NotFoundError', 'no such endpoint')
+    const { methods } = route
+    const handle = Object.hasOwn(methods, method) ? methods[method] : method === 'HEAD' ? methods.GET : undefined
+    if (handle !== undefined) return handle(ctx)
+    const allowed = allowedMethods(route)
+    if (method === 'OPTIONS') {
+      ctx.res.writeHead(204, { ...ctx.headers, ...preflightHeaders(allowed, options.cors) })
+      ctx.res.end()
+      return
+    }
+    throw new HttpError('MethodNotAllowedError', `${method} is not allowed on ${route.name}`, { Allow: allowed.join(', ') })
+  }
+
+  const fail = (ctx: RequestContext, routeName: string, method: string, err: unknown): void => {
+    if (!isKnownError(err)) log.error('%s %s failed: %e', method, routeName, err)
+    // the rest of an oversized body is not worth reading: answer, then hang up
+    const hangUp = err instanceof Error && err.name === 'ValueTooLargeError' && !ctx.req.complete
+    try {
+      sendError(ctx, err, hangUp ? CLOSE_CONNECTION : undefined)
+    } catch (sendErr) {
+      log.error('could not answer %s %s: %e', method, routeName, sendErr)
+      ctx.res.destroy()
+    }
+  }
 
   return (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
     const startedAt = performance.now()
-    const { path, query } = splitTarget(req.url ?? '/')
-    const match = matchRoute(path)
+    const target = req.url ?? '/'
+    const q = target.indexOf('?')
+    const match = matchRoute(q === -1 ? target : target.slice(0, q))
     if (match === undefined && next !== undefined) {
       next()
       return
     }
 
     const method = req.method ?? 'GET'
-    const controller = new AbortController()
-    res.once('close', () => {
-      // Only a response cut short has work to cancel; aborting builds a
-      // DOMException with a stack, too dear to pay on every request.
-      if (!res.writableFinished) controller.abort()
-      metrics.observeRequest(match?.route.name ?? 'unmatched', method, res.headersSent ? res.statusCode : undefined,
-        match?.route.streaming === true ? undefined : (performance.now() - startedAt) / 1000)
-    })
-
-    const ctx: RequestContext = { node, options, metrics, req, res, param: match?.param ?? '', query, signal: controller.signal }
-
-    const run = async (): Promise<void> => {
-      applyCors(req, res, options.cors)
-      // preflights are not counted: a refused preflight would hide the real answer from the page
-      if (method !== 'OPTIONS' && limiter !== undefined) {
-        const decision = limiter.take(req.socket.remoteAddress ?? 'unknown')
-        if (!decision.allowed) {
-          throw new HttpError('RateLimitedError', 'too many requests from this address; retry later', { 'Retry-After': String(decision.retryAfterSeconds) })
-        }
-      }
-      if (match === undefined) throw new HttpError('NotFoundError', 'no such endpoint')
-      const allowed = allowedMethods(match.route)
-      if (method === 'OPTIONS') {
-        answerPreflight(res, allowed, options.cors)
-        return
-      }
-      const { methods } = match.route
-      const handle = Object.hasOwn(methods, method) ? methods[method] : method === 'HEAD' ? methods.GET : undefined
-      if (handle === undefined) {
-        throw new HttpError('MethodNotAllowedError', `${method} is not allowed on ${match.route.name}`, { Allow: allowed.join(', ') })
-      }
-      await handle(ctx)
+    const route = match?.route
+    const routeName = route?.name ?? 'unmatched'
+    const ctx = new RequestContext(node, options, metrics, req, res, cors(req), match?.param ?? '', q === -1 ? '' : target.slice(q + 1))
+    // Counted once the route's handler is done (for a watch stream: once it
+    // ended); a client that left first is counted as aborted.
+    const done = (): void => {
+      const answered = res.headersSent && !(res.destroyed && !res.writableEnded)
+      metrics.observeRequest(routeName, method, answered ? res.statusCode : undefined,
+        route?.streaming === true ? undefined : (performance.now() - startedAt) / 1000)
     }
 
-    run().catch((err: unknown) => {
-      if (!isKnownError(err)) log.error('%s %s failed: %e', method, match?.route.name ?? 'unmatched', err)
-      if (err instanceof Error && err.name === 'ValueTooLargeError' && !req.complete && !res.headersSent) {
-        // the rest of an oversized body is not worth reading: answer, then hang up
-        res.setHeader('Connection', 'close')
-      }
-      try {
-        sendError(res, err)
-      } catch (sendErr) {
-        log.error('could not answer %s %s: %e', method, match?.route.name ?? 'unmatched', sendErr)
-        res.destroy()
-      }
+    // Synchronous as far as the route lets it be: no promise for a route that answers at once.
+    let pending: void | Promise<void>
+    try {
+      pending = dispatch(ctx, route, method)
+    } catch (err) {
+      fail(ctx, routeName, method, err)
+      done()
+      return
+    }
+    if (pending === undefined) {
+      done()
+      return
+    }
+    pending.then(done, (err: unknown) => {
+      fail(ctx, routeName, method, err)
+      done()
     })
   }
 }

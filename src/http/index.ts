@@ -82,6 +82,8 @@ export interface HttpNode {
   peerInfo (): Array<{ peerId: string, addresses: string[] }>
   put (key: string, value: Uint8Array, opts?: PutOptions): Promise<PutReceipt>
   get (key: string, opts?: AbortOptions): Promise<Entry | undefined>
+  /** When present, `GET` uses it and answers within the request event (no promise). */
+  getSync? (key: string): Entry | undefined
   delete (key: string, opts?: AbortOptions): Promise<boolean>
   keys (opts?: KeysOptions): string[]
   watch (opts?: WatchOptions): AsyncIterable<Change>

@@ -20,19 +20,21 @@ function version (): string {
   return packageVersion
 }
 
-export function health ({ node, res }: RequestContext): void {
+export function health (ctx: RequestContext): void {
+  const { node } = ctx
   if (!node.started) {
-    sendJson(res, 503, { status: 'stopped', network: node.config.network })
+    sendJson(ctx, 503, { status: 'stopped', network: node.config.network })
     return
   }
-  sendJson(res, 200, { status: 'ok', peer_id: node.peerId, network: node.config.network, peers: node.peers.length })
+  sendJson(ctx, 200, { status: 'ok', peer_id: node.peerId, network: node.config.network, peers: node.peers.length })
 }
 
-export function status ({ node, res }: RequestContext): void {
+export function status (ctx: RequestContext): void {
+  const { node } = ctx
   if (!node.started) throw new NotStartedError()
   const stats = node.stats()
   const { config } = node
-  sendJson(res, 200, {
+  sendJson(ctx, 200, {
     status: 'ok',
     peer_id: node.peerId,
     network: config.network,
@@ -52,9 +54,10 @@ export function status ({ node, res }: RequestContext): void {
   })
 }
 
-export function topology ({ node, res }: RequestContext): void {
+export function topology (ctx: RequestContext): void {
+  const { node } = ctx
   if (!node.started) throw new NotStartedError()
-  sendJson(res, 200, {
+  sendJson(ctx, 200, {
     peer_id: node.peerId,
     network: node.config.network,
     addresses: node.multiaddrs,
@@ -83,7 +86,8 @@ function firstAfter (sorted: readonly string[], cursor: string): number {
  * encoded: clients pass it back as they got it, and a key written between
  * two pages is listed when it sorts after the cursor.
  */
-export function keys ({ node, res, query }: RequestContext): void {
+export function keys (ctx: RequestContext): void {
+  const { node, query } = ctx
   const prefix = query.get('prefix') ?? ''
   const rawLimit = query.get('limit')
   let limit = KEYS_DEFAULT_LIMIT
@@ -100,7 +104,7 @@ export function keys ({ node, res, query }: RequestContext): void {
   const start = cursor === '' ? 0 : firstAfter(all, Buffer.from(cursor, 'base64url').toString('utf8'))
   const page = all.slice(start, start + limit)
   const more = start + limit < all.length
-  sendJson(res, 200, {
+  sendJson(ctx, 200, {
     keys: page,
     next_cursor: more ? Buffer.from(page[page.length - 1], 'utf8').toString('base64url') : null
   })

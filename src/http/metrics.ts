@@ -5,7 +5,8 @@
  * counters read from `node.stats()` at each scrape.
  */
 import { logger } from '@libp2p/logger'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
+import { RequestMetrics } from './request-metrics.ts'
 import type { RequestContext } from './context.ts'
 import type { HttpNode } from './index.ts'
 import type { NodeStats } from '../types.ts'
@@ -48,8 +49,7 @@ const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'])
 export class HttpMetrics {
   readonly registry = new Registry()
   readonly #node: HttpNode
-  readonly #requests: Counter<'route' | 'method' | 'status'>
-  readonly #duration: Histogram<'route' | 'method'>
+  readonly #requests: RequestMetrics
   readonly #watchStreams: Gauge
   /** The stats read for the scrape under way; collectors read it instead of each calling `stats()`. */
   #stats: NodeStats | undefined
@@ -57,19 +57,13 @@ export class HttpMetrics {
   constructor (node: HttpNode) {
     this.#node = node
     const registers = [this.registry]
-    this.#requests = new Counter({
-      name: 'repram_http_requests_total',
-      help: 'HTTP requests answered, by route template, method and status ("aborted" when the client left before an answer)',
-      labelNames: ['route', 'method', 'status'],
-      registers
-    })
-    this.#duration = new Histogram({
-      name: 'repram_http_request_duration_seconds',
-      help: 'Time from request to the end of the response (watch streams excluded)',
-      labelNames: ['route', 'method'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers
-    })
+    this.#requests = new RequestMetrics(this.registry, {
+      requests: 'repram_http_requests_total',
+      duration: 'repram_http_request_duration_seconds'
+    }, {
+      requests: 'HTTP requests answered, by route template, method and status ("aborted" when the client left before an answer)',
+      duration: 'Time from request to the end of the response (watch streams excluded)'
+    }, [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
     this.#watchStreams = new Gauge({ name: 'repram_http_watch_streams', help: 'Open /v1/watch streams', registers })
 
     // registered in the registry, which is all that keeps them: nothing else reads them
@@ -102,9 +96,7 @@ export class HttpMetrics {
 
   /** Counts one answered request; `status` undefined when the client left first, `seconds` undefined to skip the histogram. */
   observeRequest (route: string, method: string, status: number | undefined, seconds: number | undefined): void {
-    const m = METHODS.has(method) ? method : 'OTHER'
-    this.#requests.inc({ route, method: m, status: status === undefined ? 'aborted' : String(status) })
-    if (seconds !== undefined) this.#duration.observe({ route, method: m }, seconds)
+    this.#requests.observe(route, METHODS.has(method) ? method : 'OTHER', status, seconds)
   }
 
   watchOpened (): void { this.#watchStreams.inc() }
@@ -122,9 +114,10 @@ export class HttpMetrics {
   }
 }
 
-export async function metrics ({ res, metrics }: RequestContext): Promise<void> {
+export async function metrics ({ res, headers, metrics }: RequestContext): Promise<void> {
   const text = await metrics.render()
   res.writeHead(200, {
+    ...headers,
     'Content-Type': metrics.registry.contentType,
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store'

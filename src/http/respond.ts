@@ -1,17 +1,23 @@
-/** Small response helpers shared by the routes: JSON bodies, errors, time and TTL formats. */
-import type { ServerResponse } from 'node:http'
+/** Small response helpers shared by the routes: JSON bodies, errors, TTL format. */
 import { errorResponse } from './errors.ts'
+import type { Reply } from './context.ts'
+import type { OutgoingHttpHeaders } from 'node:http'
 
-/** Sends `body` as JSON with `status`. */
-export function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
+export { isoTime } from './iso-time.ts'
+
+const NO_HEADERS: Readonly<OutgoingHttpHeaders> = Object.freeze({})
+
+/** Sends `body` as JSON with `status`, the reply's own headers and `extra`. */
+export function sendJson (reply: Reply, status: number, body: unknown, extra: Readonly<OutgoingHttpHeaders> = NO_HEADERS): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, {
-    ...headers,
+  reply.res.writeHead(status, {
+    ...reply.headers,
+    ...extra,
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store'
   })
-  res.end(text)
+  reply.res.end(text)
 }
 
 /**
@@ -19,18 +25,13 @@ export function sendJson (res: ServerResponse, status: number, body: unknown, he
  * started (a stream that failed half-way) the only honest thing left is to
  * cut the connection.
  */
-export function sendError (res: ServerResponse, err: unknown): void {
-  if (res.headersSent) {
-    res.destroy()
+export function sendError (reply: Reply, err: unknown, extra: Readonly<OutgoingHttpHeaders> = NO_HEADERS): void {
+  if (reply.res.headersSent) {
+    reply.res.destroy()
     return
   }
   const { status, headers, body } = errorResponse(err)
-  sendJson(res, status, body, headers)
-}
-
-/** Epoch ms as an RFC 3339 / ISO 8601 UTC timestamp with milliseconds, the format of every time the HTTP API shows. */
-export function isoTime (epochMs: number): string {
-  return new Date(epochMs).toISOString()
+  sendJson(reply, status, body, { ...headers, ...extra })
 }
 
 /** Milliseconds as seconds, without a trailing `.000` (`1500` -> `"1.5"`, `60000` -> `"60"`). */

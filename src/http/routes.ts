@@ -60,13 +60,3 @@ export function allowedMethods (route: Route): string[] {
   methods.push('OPTIONS')
   return methods
 }
-
-/**
- * Splits a request target into path and query. Done by hand rather than
- * with `new URL(target, base)`, which would read `//host/...` as another host.
- */
-export function splitTarget (target: string): { path: string, query: URLSearchParams } {
-  const q = target.indexOf('?')
-  if (q === -1) return { path: target, query: new URLSearchParams() }
-  return { path: target.slice(0, q), query: new URLSearchParams(target.slice(q + 1)) }
-}

@@ -67,12 +67,12 @@ export function formatEvent ({ event, data }: WatchEvent): string {
 }
 
 export async function watch (ctx: RequestContext): Promise<void> {
-  const { node, options, metrics, res, query, signal } = ctx
+  const { node, options, metrics, res, headers, query, signal } = ctx
   if (!node.started) throw new NotStartedError()
   if (options.signal?.aborted === true) throw new AbortError('the server is closing')
 
   if (ctx.req.method === 'HEAD') {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store' })
+    res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store' })
     res.end()
     return
   }
@@ -86,6 +86,7 @@ export async function watch (ctx: RequestContext): Promise<void> {
   const changes = node.watch({ prefix: prefix === '' ? undefined : prefix, signal: controller.signal })
 
   res.writeHead(200, {
+    ...headers,
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-store',
     // a stream's connection is not worth keeping for reuse, and closing it

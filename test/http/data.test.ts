@@ -3,6 +3,7 @@ import { request } from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseTtl, decodeKey } from '../../src/http/data.ts'
+import { startHttpServer, type HttpNode } from '../../src/http/index.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { serveNode, type Served } from './helpers.ts'
 
@@ -107,6 +108,42 @@ test('HEAD answers the headers of GET without a body', async () => {
   assert.ok(res.headers.get('x-remaining-ttl'))
   assert.is(await res.text(), '')
   assert.is((await fetch(url('/v1/data/never-there'), { method: 'HEAD' })).status, 404)
+})
+
+test('a node without getSync is served through its async get: same bytes and headers, 404 when absent', async () => {
+  await put('async-only', 'via get()', { 'X-TTL': '100', 'Content-Type': 'text/plain' })
+  const node = s.node
+  let asyncReads = 0
+  // every member the adapter uses, except getSync
+  const asyncOnly: HttpNode = {
+    get config () { return node.config },
+    get started () { return node.started },
+    get peerId () { return node.peerId },
+    get multiaddrs () { return node.multiaddrs },
+    get peers () { return node.peers },
+    peerInfo: () => node.peerInfo(),
+    put: async (k, v, o) => node.put(k, v, o),
+    get: async (k, o) => { asyncReads++; return node.get(k, o) },
+    delete: async (k, o) => node.delete(k, o),
+    keys: o => node.keys(o),
+    watch: o => node.watch(o),
+    stats: () => node.stats()
+  }
+  const http = await startHttpServer(asyncOnly, { rateLimit: false })
+  try {
+    const res = await fetch(`${http.url}/v1/data/async-only`)
+    assert.is(res.status, 200)
+    assert.is(await res.text(), 'via get()')
+    assert.is(res.headers.get('content-type'), 'text/plain')
+    assert.is(res.headers.get('x-original-ttl'), '100')
+    assert.is(res.headers.get('access-control-allow-origin'), '*')
+    const missing = await fetch(`${http.url}/v1/data/not-there`)
+    assert.is(missing.status, 404)
+    assert.is(((await missing.json()) as { error: string }).error, 'KeyNotFoundError')
+    assert.is(asyncReads, 2)
+  } finally {
+    await http.close()
+  }
 })
 
 test('GET of an absent key is 404 with a JSON error', async () => {

@@ -109,6 +109,17 @@ test('watch() yields local and replicated changes for a prefix', async () => {
   assert.equal(seen, ['set:w/1', 'set:w/2', 'delete:w/1'])
 })
 
+test('getSync answers what get answers, at once', async () => {
+  const [a, b] = nodes
+  const receipt = await a.put('sync-read', 'now', { ttl: 60_000, contentType: 'text/plain' })
+  const entry = await waitFor(async () => b.getSync('sync-read'), { message: 'sync-read to replicate' })
+  assert.equal(entry, await b.get('sync-read'))
+  assert.is(text(entry.value), 'now')
+  assert.is(entry.version, receipt.version)
+  assert.is(entry.contentType, 'text/plain')
+  assert.is(b.getSync('never-written'), undefined)
+})
+
 test('bad input is refused with named errors and changes nothing', async () => {
   const [a] = nodes
   const before = a.stats().entries
@@ -122,7 +133,8 @@ test('bad input is refused with named errors and changes nothing', async () => {
     [async () => await a.put('k', new Uint8Array(1024 * 1024 + 1)), 'ValueTooLargeError'],
     [async () => await a.put('k', 42 as any), 'InvalidValueError'],
     [async () => await a.put('k', 'x', { quorum: -1 }), 'InvalidArgumentError'],
-    [async () => await a.get(7 as any), 'InvalidKeyError']
+    [async () => await a.get(7 as any), 'InvalidKeyError'],
+    [async () => a.getSync(''), 'InvalidKeyError']
   ]
   for (const [call, name] of cases) {
     try { await call(); assert.unreachable(`expected ${name}`) } catch (err: any) { assert.is(err.name, name, err.message) }
@@ -146,6 +158,7 @@ test('calls before start() throw NotStartedError; start and stop are idempotent'
   const node = new RepramNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
   try { await node.put('k', 'v'); assert.unreachable() } catch (err: any) { assert.is(err.name, 'NotStartedError') }
   assert.throws(() => node.peerId, (err: Error) => err.name === 'NotStartedError')
+  assert.throws(() => node.getSync('k'), (err: Error) => err.name === 'NotStartedError')
   await Promise.all([node.start(), node.start()])
   assert.ok(node.peerId.length > 10)
   assert.ok(node.multiaddrs.every(a => a.endsWith(`/p2p/${node.peerId}`)))
