@@ -24,6 +24,36 @@ export function hashString (s: string, seed: number): number {
   return h >>> 0
 }
 
+/**
+ * `hashString(s, 0)` and, from the same pass, the UTF-8 length of `s` as
+ * `Buffer.byteLength` counts it (a surrogate pair 4 bytes, a lone surrogate
+ * 3), left in `out.bytes`. The store hashes every key it touches and needs
+ * its byte length for the byte budget: one loop instead of two.
+ */
+export function hashKeyUtf8 (s: string, out: { bytes: number }): number {
+  let h = 0x811c9dc5
+  let bytes = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    h ^= c
+    h = Math.imul(h, 0x01000193)
+    if (c < 0x80) continue
+    if (c < 0x800) {
+      bytes += 1
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // a pair: 4 bytes for two code units (the low one is hashed on the next turn)
+      const low = s.charCodeAt(++i)
+      h ^= low
+      h = Math.imul(h, 0x01000193)
+      bytes += 2
+    } else {
+      bytes += 2
+    }
+  }
+  out.bytes = bytes
+  return h >>> 0
+}
+
 /** Finaliser that spreads bits (murmur3 fmix32). */
 export function mix32 (h: number): number {
   h ^= h >>> 16

@@ -27,7 +27,7 @@ import { Interner } from './interner.ts'
 import { KeyIndex } from './key-index.ts'
 import { UintStack } from './uint-stack.ts'
 import { MAX_ARENA_VALUE, ValueArena } from './value-arena.ts'
-import { SYNC_BUCKETS, bucketOf, hashString, recordLane } from './digest.ts'
+import { SYNC_BUCKETS, bucketOf, hashKeyUtf8, hashString, recordLane } from './digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../config.ts'
 import type { Entry } from '../types.ts'
 
@@ -105,7 +105,6 @@ const ORIGIN_SPAN = 2 ** 26
 const tagsOf = (origin: number, ctype: number): number => origin + (ctype === NONE ? 0 : (ctype + 1) * ORIGIN_SPAN)
 const originOf = (tags: number): number => tags % ORIGIN_SPAN
 const ctypeOf = (tags: number): number => tags < ORIGIN_SPAN ? NONE : Math.floor(tags / ORIGIN_SPAN) - 1
-const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8')
 
 export class MemoryStore {
   private readonly clock: () => number
@@ -141,6 +140,8 @@ export class MemoryStore {
   private readonly clockReuse: number
   private hashedKey = ''
   private hashedKeyHash = hashString('', 0)
+  /** UTF-8 length of `hashedKey`, set by `keyHash`. */
+  private readonly hashedKeyUtf8 = { bytes: 0 }
   private clockReading = 0
   private clockReadsLeft = 0
   private clockDropQueued = false
@@ -238,7 +239,7 @@ export class MemoryStore {
     const slot = this.slotOf(key)
     const hadValue = slot !== undefined && this.hasValue(slot)
     // Same key: an overwrite only changes the value's share of the bytes.
-    const added = hadValue ? valueBytes - this.valueLength(slot) : utf8Length(key) + valueBytes
+    const added = hadValue ? valueBytes - this.valueLength(slot) : this.keyBytes(key) + valueBytes
     if (!hadValue && this.live >= this.maxEntries) return `the store holds maxEntries (${this.maxEntries}) entries`
     if (this.liveBytes + added > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
     return undefined
@@ -295,7 +296,7 @@ export class MemoryStore {
     }
 
     const holdsValue = slot !== undefined && this.hasValue(slot)
-    const added = holdsValue ? rec.value.length - this.valueLength(slot!) : utf8Length(rec.key) + rec.value.length
+    const added = holdsValue ? rec.value.length - this.valueLength(slot!) : this.keyBytes(rec.key) + rec.value.length
     if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes + added > this.maxBytes) {
       return { status: 'full', hadValue }
     }
@@ -344,7 +345,7 @@ export class MemoryStore {
       const wasLive = this.hasValue(slot)
       if (wasLive && this.meta[M * slot + GUARD] > time && this.markers < this.maxMarkers) {
         // Expired overwrite: keep a marker until the superseded versions are gone.
-        this.liveBytes -= utf8Length(key) + this.valueLength(slot)
+        this.liveBytes -= this.keyBytes(key) + this.valueLength(slot)
         this.live--
         this.markers++
         this.setValue(slot, null)
@@ -393,9 +394,15 @@ export class MemoryStore {
   private keyHash (key: string): number {
     if (key !== this.hashedKey) {
       this.hashedKey = key
-      this.hashedKeyHash = hashString(key, 0)
+      this.hashedKeyHash = hashKeyUtf8(key, this.hashedKeyUtf8)
     }
     return this.hashedKeyHash
+  }
+
+  /** A key's UTF-8 length, from the same pass as its hash. */
+  private keyBytes (key: string): number {
+    this.keyHash(key)
+    return this.hashedKeyUtf8.bytes
   }
 
   private keyAt (slot: number): string | undefined { return this.refs[2 * slot] as string | undefined }
@@ -462,7 +469,7 @@ export class MemoryStore {
     this.meta[M * slot + TAGS] = tagsOf(this.originTable.acquire(rec.origin), ctype)
     if (rec.value !== null) {
       this.live++
-      this.liveBytes += utf8Length(rec.key) + rec.value.length
+      this.liveBytes += this.keyBytes(rec.key) + rec.value.length
     } else {
       this.markers++
     }
@@ -478,7 +485,7 @@ export class MemoryStore {
     this.toggleDigest(slot)
     if (this.hasValue(slot)) {
       this.live--
-      this.liveBytes -= utf8Length(this.keyAt(slot)!) + this.valueLength(slot)
+      this.liveBytes -= this.keyBytes(this.keyAt(slot)!) + this.valueLength(slot)
     } else {
       this.markers--
     }

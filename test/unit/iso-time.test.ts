@@ -1,16 +1,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isoTime } from '../../src/http/iso-time.ts'
+import { prng } from './helpers.ts'
 
 test('isoTime writes exactly what toISOString writes, across the whole four-digit-year range', () => {
-  let seed = 11
-  // mulberry32: the same values on every run
-  const random = (): number => {
-    seed = (seed + 0x6d2b79f5) >>> 0
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const random = prng(11)
   for (let i = 0; i < 200_000; i++) {
     const ms = Math.floor(random() * 253_402_300_800_000)
     assert.is(isoTime(ms), new Date(ms).toISOString(), String(ms))

@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { KeyIndex } from '../../src/store/key-index.ts'
-import { hashString } from '../../src/store/digest.ts'
+import { hashKeyUtf8, hashString } from '../../src/store/digest.ts'
 import { prng } from './helpers.ts'
 
 function harness (hashOf: (key: string) => number) {
@@ -69,6 +69,21 @@ test('grows past its first table and keeps every key', () => {
   for (const k of keys) h.add(k)
   h.check(keys)
   assert.is(h.find('absent'), -1)
+})
+
+test('hashKeyUtf8 hashes like hashString and counts UTF-8 bytes like Buffer.byteLength, surrogates included', () => {
+  const random = prng(5)
+  // ASCII, 2- and 3-byte units, pairs, and lone high and low surrogates (first, last, in the middle)
+  const units = [0x41, 0x7f, 0x80, 0x7ff, 0x800, 0xfffd, 0xd83d, 0xde00, 0xdbff, 0xdc00]
+  const out = { bytes: -1 }
+  for (let n = 0; n < 20_000; n++) {
+    const codes = Array.from({ length: Math.floor(random() * 12) }, () => units[Math.floor(random() * units.length)])
+    const s = String.fromCharCode(...codes)
+    assert.is(hashKeyUtf8(s, out), hashString(s, 0), JSON.stringify(s))
+    assert.is(out.bytes, Buffer.byteLength(s, 'utf8'), JSON.stringify(s))
+  }
+  assert.is(hashKeyUtf8('😀', out), hashString('😀', 0))
+  assert.is(out.bytes, 4)
 })
 
 test.run()
