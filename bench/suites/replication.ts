@@ -30,6 +30,24 @@ const CHUNK = 1000
 /** Sequence numbers are unique across the run: a raw message id is the hash of its bytes. */
 let nextSeq = 0
 
+/**
+ * `count` latency samples: for each, a value of the next sequence number is
+ * sent from one node (rotating) by `send`, and the sample is the time until
+ * `arrivals` has seen it on every other node.
+ */
+async function sampleLatency<N> (nodes: N[], arrivals: Arrivals, count: number, send: (origin: N, seq: number, value: Uint8Array) => Promise<unknown>): Promise<number[]> {
+  const out: number[] = []
+  for (let k = 0; k < count; k++) {
+    const seq = nextSeq++
+    const delivered = arrivals.expect(seq, nodes.length - 1, SAMPLE_TIMEOUT_MS)
+    const value = makeValue(VALUE_BYTES, seq)
+    const t0 = performance.now()
+    await send(nodes[seq % nodes.length], seq, value)
+    out.push(await delivered - t0)
+  }
+  return out
+}
+
 async function repramLatency (nodes: RepramNode[], count: number): Promise<number[]> {
   const arrivals = new Arrivals()
   const offs = nodes.map(node => {
@@ -40,41 +58,21 @@ async function repramLatency (nodes: RepramNode[], count: number): Promise<numbe
     node.addEventListener('entry:set', listener)
     return () => { node.removeEventListener('entry:set', listener) }
   })
-  const out: number[] = []
   try {
-    for (let k = 0; k < count; k++) {
-      const seq = nextSeq++
-      const origin = nodes[seq % nodes.length]
-      const delivered = arrivals.expect(seq, nodes.length - 1, SAMPLE_TIMEOUT_MS)
-      const value = makeValue(VALUE_BYTES, seq)
-      const t0 = performance.now()
-      await origin.put(`lat/${seq}`, value, { ttl: 60_000 })
-      out.push(await delivered - t0)
-    }
+    return await sampleLatency(nodes, arrivals, count, async (origin, seq, value) => await origin.put(`lat/${seq}`, value, { ttl: 60_000 }))
   } finally {
     for (const off of offs) off()
   }
-  return out
 }
 
 async function rawLatency (nodes: RawNode[], count: number): Promise<number[]> {
   const arrivals = new Arrivals()
   for (const node of nodes) node.onMessage = (data) => { arrivals.arrive(readSeq(data), performance.now()) }
-  const out: number[] = []
   try {
-    for (let k = 0; k < count; k++) {
-      const seq = nextSeq++
-      const origin = nodes[seq % nodes.length]
-      const delivered = arrivals.expect(seq, nodes.length - 1, SAMPLE_TIMEOUT_MS)
-      const data = makeValue(VALUE_BYTES, seq)
-      const t0 = performance.now()
-      await origin.publish(data)
-      out.push(await delivered - t0)
-    }
+    return await sampleLatency(nodes, arrivals, count, async (origin, _seq, value) => { await origin.publish(value) })
   } finally {
     for (const node of nodes) node.onMessage = () => {}
   }
-  return out
 }
 
 /** Puts/s from the first put to the moment every node holds all `n` entries. */

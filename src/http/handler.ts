@@ -28,7 +28,7 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
   const metrics = new HttpMetrics(node)
   const cors = corsHeaders(options.cors)
 
-  /** The route's handler for `method`; throws the answer for anything else (rate limit, no route, wrong method, preflight done). */
+  /** Runs the route's handler for `method`, or answers a preflight; throws the error to answer otherwise (rate limit, no route, wrong method). */
   const dispatch = (ctx: RequestContext, route: Route | undefined, method: string): void | Promise<void> => {
     // preflights are not counted: a refused preflight would hide the real answer from the page
     if (method !== 'OPTIONS' && limiter !== undefined) {
@@ -77,11 +77,13 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
     const routeName = route?.name ?? 'unmatched'
     const ctx = new RequestContext(node, options, metrics, req, res, cors(req), match?.param ?? '', q === -1 ? '' : target.slice(q + 1))
     // Counted once the route's handler is done (for a watch stream: once it
-    // ended); a client that left first is counted as aborted.
+    // ended). A request whose client left before the answer went out counts
+    // as aborted; a stream's client leaving is how a stream ends.
+    const streaming = route?.streaming === true
     const done = (): void => {
-      const answered = res.headersSent && !(res.destroyed && !res.writableEnded)
-      metrics.observeRequest(routeName, method, answered ? res.statusCode : undefined,
-        route?.streaming === true ? undefined : (performance.now() - startedAt) / 1000)
+      const aborted = !res.headersSent || (!streaming && res.destroyed && !res.writableFinished)
+      metrics.observeRequest(routeName, method, aborted ? undefined : res.statusCode,
+        streaming ? undefined : (performance.now() - startedAt) / 1000)
     }
 
     // Synchronous as far as the route lets it be: no promise for a route that answers at once.

@@ -37,22 +37,36 @@ export class RequestMetrics {
 
   constructor (registry: Registry, names: { requests: string, duration: string }, help: { requests: string, duration: string }, bounds: readonly number[]) {
     this.#bounds = bounds
-    register(registry, names.requests, help.requests, 'counter', () => this.#requestSamples())
-    register(registry, names.duration, help.duration, 'histogram', () => this.#durationSamples(names.duration))
+    const reset = (): void => { this.reset() }
+    register(registry, names.requests, help.requests, 'counter', () => this.#requestSamples(), reset)
+    register(registry, names.duration, help.duration, 'histogram', () => this.#durationSamples(names.duration), reset)
   }
 
   /** Counts one request; `status` undefined when the client left first, `seconds` undefined to skip the histogram. */
   observe (route: string, method: string, status: number | undefined, seconds: number | undefined): void {
-    const byStatus = child(child(this.#requests, route, newMap), method, newMap) as Map<number, number>
+    let byMethod = this.#requests.get(route)
+    if (byMethod === undefined) this.#requests.set(route, byMethod = new Map())
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) byMethod.set(method, byStatus = new Map())
     const s = status ?? ABORTED
     byStatus.set(s, (byStatus.get(s) ?? 0) + 1)
     if (seconds === undefined) return
-    const d = child(child(this.#durations, route, newMap), method, () => ({ counts: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 })) as Durations
+
+    let durationsByMethod = this.#durations.get(route)
+    if (durationsByMethod === undefined) this.#durations.set(route, durationsByMethod = new Map())
+    let d = durationsByMethod.get(method)
+    if (d === undefined) durationsByMethod.set(method, d = { counts: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 })
     let i = 0
     while (i < this.#bounds.length && seconds > this.#bounds[i]) i++
     d.counts[i]++
     d.sum += seconds
     d.count++
+  }
+
+  /** Forgets every observation (`Registry.resetMetrics()`). */
+  reset (): void {
+    this.#requests.clear()
+    this.#durations.clear()
   }
 
   #requestSamples (): Sample[] {
@@ -83,25 +97,14 @@ export class RequestMetrics {
   }
 }
 
-const newMap = <K, V>(): Map<K, V> => new Map()
-
-function child<K, V> (map: Map<K, V>, key: K, make: () => V): V {
-  let value = map.get(key)
-  if (value === undefined) {
-    value = make()
-    map.set(key, value)
-  }
-  return value
-}
-
-function register (registry: Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]): void {
+function register (registry: Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[], reset: () => void): void {
   const metric = {
     name,
     help,
     type,
     aggregator: 'sum',
     get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
-    reset: () => {}
+    reset
   }
   registry.registerMetric(metric as unknown as Metric)
 }

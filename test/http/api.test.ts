@@ -1,9 +1,12 @@
 /** The node-level endpoints, routing, CORS and rate limiting, on one real node. */
 import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RepramNode } from '../../src/index.ts'
 import { startHttpServer } from '../../src/http/index.ts'
+import { HttpMetrics } from '../../src/http/metrics.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { parsePrometheus, serveNode, type Served } from './helpers.ts'
 
 let s: Served
@@ -120,6 +123,47 @@ test('GET /v1/metrics is Prometheus text with HTTP and node series', async () =>
     'repram_sync_failures_total', 'repram_gossip_sent_total', 'repram_expired_total', 'repram_http_watch_streams', 'repram_tombstones']) {
     assert.type(find(name), 'number', name)
   }
+})
+
+test('a request whose client leaves before the answer counts as aborted', async () => {
+  const metric = async (status: string): Promise<number> => {
+    const samples = parsePrometheus(await (await fetch(url('/v1/metrics'))).text())
+    return samples.find(x => x.name === 'repram_http_requests_total' && x.labels.method === 'PUT' &&
+      x.labels.route === '/v1/data/{key}' && x.labels.status === status)?.value ?? 0
+  }
+  const before = await metric('aborted')
+  // a PUT that promises 1000 bytes, sends 10 and hangs up: the handler is still reading the body
+  const { port } = new URL(s.url)
+  const received = new Promise(resolve => s.http.server.once('request', resolve))
+  const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/v1/data/left-early', headers: { 'Content-Length': '1000' } })
+  req.on('error', () => {})
+  req.write('0123456789')
+  await received
+  req.destroy()
+  await waitFor(async () => (await metric('aborted')) === before + 1 ? true : undefined, { message: 'the aborted PUT to be counted' })
+  assert.is(await s.node.get('left-early'), undefined)
+})
+
+test('the request metrics are counted, rendered, and cleared by Registry.resetMetrics()', async () => {
+  const metrics = new HttpMetrics(s.node)
+  metrics.observeRequest('/v1/health', 'GET', 200, 0.002)
+  metrics.observeRequest('/v1/health', 'GET', 200, 0.3)
+  metrics.observeRequest('/v1/health', 'BREW', undefined, undefined)
+  const samples = parsePrometheus(await metrics.render())
+  const find = (name: string, labels: Record<string, string>): number | undefined =>
+    samples.find(x => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value
+  assert.is(find('repram_http_requests_total', { route: '/v1/health', method: 'GET', status: '200' }), 2)
+  assert.is(find('repram_http_requests_total', { route: '/v1/health', method: 'OTHER', status: 'aborted' }), 1)
+  assert.is(find('repram_http_request_duration_seconds_bucket', { route: '/v1/health', method: 'GET', le: '0.001' }), 0)
+  assert.is(find('repram_http_request_duration_seconds_bucket', { route: '/v1/health', method: 'GET', le: '0.005' }), 1)
+  assert.is(find('repram_http_request_duration_seconds_bucket', { route: '/v1/health', method: 'GET', le: '0.5' }), 2)
+  assert.is(find('repram_http_request_duration_seconds_count', { route: '/v1/health', method: 'GET' }), 2)
+  assert.ok(Math.abs((find('repram_http_request_duration_seconds_sum', { route: '/v1/health', method: 'GET' }) ?? 0) - 0.302) < 1e-9)
+
+  metrics.registry.resetMetrics()
+  const after = await metrics.render()
+  assert.not.match(after, /repram_http_requests_total\{/)
+  assert.not.match(after, /repram_http_request_duration_seconds_count\{/)
 })
 
 test('each handler has its own registry: two servers in one process do not collide', async () => {

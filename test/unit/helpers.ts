@@ -1,17 +1,8 @@
 /** Shared bits of the unit suites: a seeded PRNG and a record builder. */
 import type { StoreRecord } from '../../src/store/memory-store.ts'
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same run, so failures reproduce. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic PRNG (mulberry32): the same seed gives the same run, so failures reproduce. The benchmarks fill and shuffle with the same one. */
+export { rng as prng } from '../../bench/lib/stats.ts'
 
 /** Integer in [0, n). */
 export function randInt (rand: () => number, n: number): number {
