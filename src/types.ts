@@ -6,7 +6,12 @@
 /** One live value, as returned by `get()`. */
 export interface Entry {
   key: string
-  /** The stored bytes. Do not mutate: the array may be shared with the store. */
+  /**
+   * The stored bytes: a read-only view of the store's memory, not a copy.
+   * They never change, even after the key is overwritten, deleted or
+   * expired. Do not write to it (nor to its `.buffer`, which holds other
+   * entries too): `value.slice()` gives a copy of your own.
+   */
   value: Uint8Array
   /** Absolute expiry time, epoch milliseconds. The same on every node. */
   expiresAt: number

@@ -19,14 +19,16 @@
  *
  * Layout: struct-of-arrays. A slot index per key (in `index`), and per-slot
  * columns in typed arrays, so an entry costs a few dozen bytes besides its
- * key and value instead of an object graph.
+ * key and value instead of an object graph. Values up to `MAX_LOG_VALUE`
+ * bytes are copied into an append-only log (`value-log.ts`) and read back as
+ * views of it: a read allocates no buffer and copies nothing.
  */
 import { compareVersions, formatVersion } from './hlc.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
 import { Interner } from './interner.ts'
 import { KeyIndex } from './key-index.ts'
 import { UintStack } from './uint-stack.ts'
-import { MAX_ARENA_VALUE, ValueArena } from './value-arena.ts'
+import { MAX_LOG_VALUE, ValueLog } from './value-log.ts'
 import { SYNC_BUCKETS, bucketOf, hashKeyUtf8, hashString, recordLane } from './digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../config.ts'
 import type { Entry } from '../types.ts'
@@ -117,11 +119,11 @@ export class MemoryStore {
   private readonly index = new KeyIndex()
   /**
    * `[key, value]` per slot: key `undefined` for a free slot; value `null`
-   * for a marker, an arena handle (a number) for a small value, or the
-   * value's own array for a large one.
+   * for a marker, a log handle (a number) for a small value, or the
+   * value's own array for a large one (or an empty one).
    */
   private refs: Array<string | Uint8Array | number | null | undefined> = []
-  private arena = new ValueArena()
+  private readonly log = new ValueLog((slot, handle) => { this.refs[2 * slot + 1] = handle })
   /** `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin and content type ids), value length. */
   private meta = new Float64Array(0)
   private capacity = 0
@@ -183,7 +185,7 @@ export class MemoryStore {
   clear (): void {
     this.index.clear()
     this.refs = []
-    this.arena = new ValueArena()
+    this.log.clear()
     this.freeSlots.clear()
     this.nextSlot = 0
     this.live = 0
@@ -409,18 +411,18 @@ export class MemoryStore {
   private hasValue (slot: number): boolean { return this.refs[2 * slot + 1] !== null }
   private valueLength (slot: number): number { return this.meta[M * slot + VLEN] }
 
-  /** The value's bytes (a fresh copy for a value in the arena), or null for a marker. */
+  /** The value's bytes (a view for a value in the log: no copy), or null for a marker. */
   private valueAt (slot: number): Uint8Array | null {
     const v = this.refs[2 * slot + 1] as Uint8Array | number | null
-    return typeof v === 'number' ? this.arena.read(v, this.meta[M * slot + VLEN]) : v
+    return typeof v === 'number' ? this.log.read(v, this.meta[M * slot + VLEN]) : v
   }
 
-  /** Sets a slot's value, releasing the arena cell of the one it replaces. */
+  /** Sets a slot's value, releasing the log record of the one it replaces. */
   private setValue (slot: number, value: Uint8Array | null): void {
     const old = this.refs[2 * slot + 1]
-    if (typeof old === 'number') this.arena.release(old)
-    if (value !== null && value.length > 0 && value.length <= MAX_ARENA_VALUE) {
-      this.refs[2 * slot + 1] = this.arena.store(value)
+    if (typeof old === 'number') this.log.release(old)
+    if (value !== null && value.length > 0 && value.length <= MAX_LOG_VALUE) {
+      this.refs[2 * slot + 1] = this.log.store(value, slot)
     } else {
       this.refs[2 * slot + 1] = value
     }

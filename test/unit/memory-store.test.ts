@@ -930,7 +930,7 @@ test('clockReuse: back-to-back reads share a clock reading, at most N times, and
   assert.is(store.has('k'), false)
 })
 
-test('values of every size round-trip, small ones in the arena and large ones as they are; readers get their own copy', () => {
+test('values of every size round-trip, small ones in the log and large ones as they are; a value read never changes afterwards', () => {
   const { store } = makeStore()
   const sizes = [0, 1, 15, 16, 17, 64, 1023, 1024, 1025, 5000]
   for (const n of sizes) store.apply({ key: `v${n}`, value: Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 255), expiresAt: 10_000, wall: 1000, counter: n, origin: 'A', guardUntil: 0 })
@@ -939,12 +939,41 @@ test('values of every size round-trip, small ones in the arena and large ones as
     assert.is(value.length, n)
     assert.ok(value.every((b, i) => b === ((i * 31 + n) & 255)), `bytes of v${n}`)
   }
-  const copy = store.get('v64')!.value
-  copy[0] ^= 0xff
-  assert.is.not(store.get('v64')!.value[0], copy[0], 'mutating a read value does not change the store')
+  // A value read is a view of the store's memory, not a copy: it keeps its
+  // bytes when the key is overwritten and deleted and its space is reused.
+  const held = store.get('v64')!.value
+  const bytes = held.slice()
+  store.apply({ key: 'v64', value: new Uint8Array(64).fill(7), expiresAt: 10_000, wall: 1500, counter: 0, origin: 'A', guardUntil: 0 })
+  assert.equal(store.get('v64')!.value, new Uint8Array(64).fill(7))
+  for (let i = 0; i < 3000; i++) {
+    store.apply({ key: `churn${i}`, value: new Uint8Array(64).fill(9), expiresAt: 10_000, wall: 1000, counter: i, origin: 'A', guardUntil: 0 })
+    store.apply(del(`churn${i}`, { wall: 2000 }))
+  }
+  assert.equal(held, bytes, 'the held value still shows the bytes it was read with')
   assert.is(store.bytes, sizes.reduce((sum, n) => sum + `v${n}`.length + n, 0))
   for (const n of sizes) store.apply(del(`v${n}`, { wall: 2000 }))
   assert.is(store.bytes, 0)
+})
+
+test('values moved by the log when their slab empties out keep their keys and bytes (random deletes and overwrites)', () => {
+  const { store } = makeStore({ maxEntries: 50_000 })
+  const rand = prng(5)
+  const model = new Map<string, Uint8Array>()
+  const bytesOf = (i: number, n: number): Uint8Array => Uint8Array.from({ length: n }, (_, j) => (i * 7 + j) & 255)
+  for (let i = 0; i < 20_000; i++) {
+    const key = `k${Math.floor(rand() * 8000)}`
+    const r = rand()
+    if (r < 0.4 && model.has(key)) {
+      store.apply(del(key, { wall: 1000 + i }))
+      model.delete(key)
+    } else {
+      const value = bytesOf(i, 1 + Math.floor(rand() * 300))
+      store.apply({ key, value, expiresAt: 1_000_000, wall: 1000 + i, counter: 0, origin: 'A', guardUntil: 0 })
+      model.set(key, value)
+    }
+  }
+  assert.is(store.size, model.size)
+  for (const [key, value] of model) assert.equal(store.get(key)!.value, value, key)
 })
 
 test.run()

@@ -1,0 +1,149 @@
+/**
+ * Where the store keeps small values: an append-only log of 64 KiB slabs.
+ *
+ * A value is copied in once, on write, and read out as a view of the slab:
+ * no copy and no new buffer per read. That is safe because a byte in a slab
+ * is written once and never again. A view handed out stays valid, with the
+ * same bytes, for as long as anybody holds it, after the value was
+ * overwritten, deleted, expired or moved; the garbage collector frees a
+ * dropped slab once the last view of it is gone.
+ *
+ * A separate `Uint8Array` per value would cost about 200 bytes of object and
+ * buffer headers, more than a typical small value; a record here costs an
+ * 8-byte header and its padding to 8 bytes.
+ *
+ * Space of dead values is reclaimed a slab at a time:
+ * - a slab whose records are all dead is dropped;
+ * - a slab (other than the head, the one being appended to) whose live share
+ *   falls below 1/4 is evacuated: its live records are appended to the head,
+ *   their owner is told the new handle (`onMove`), and the slab is dropped.
+ * So dead bytes stay below 3x the live bytes even in the worst interleaving
+ * of long- and short-lived values, and the common case of a TTL store
+ * (values written together expire together) empties whole slabs without
+ * copying anything.
+ *
+ * Record layout, at 8-byte aligned offsets: `[owner u32][length u32][bytes,
+ * zero-padded to 8]`; `owner` is `DEAD` once released. A handle is
+ * `slab index * SLAB_BYTES + record offset`: an integer (a V8 Smi in the
+ * store's arrays while below 2^31, i.e. up to 32,768 slabs or 2 GiB).
+ */
+
+/** Largest value kept in the log, bytes; larger ones keep their own array. */
+export const MAX_LOG_VALUE = 1024
+const SLAB_BYTES = 64 * 1024
+const HEADER = 8
+const DEAD = 0xffffffff
+/** A slab is evacuated when its live bytes fall below this share. */
+const EVACUATE_BELOW = SLAB_BYTES / 4
+
+const recordBytes = (length: number): number => HEADER + ((length + 7) & ~7)
+
+export class ValueLog {
+  /** Per slab index: its bytes, a 32-bit view of them (headers), live bytes, bytes used; `undefined` when dropped. */
+  private readonly bytes: Array<Uint8Array | undefined> = []
+  private readonly words: Array<Uint32Array | undefined> = []
+  private readonly live: number[] = []
+  private readonly used: number[] = []
+  private readonly freeIds: number[] = []
+  private head = -1
+  private readonly onMove: (owner: number, handle: number) => void
+
+  /** `onMove(owner, handle)`: a live record of `owner` now lives under `handle` (its old handle is gone). */
+  constructor (onMove: (owner: number, handle: number) => void) {
+    this.onMove = onMove
+  }
+
+  /** Slabs held (the head included). */
+  get slabCount (): number { return this.bytes.length - this.freeIds.length }
+
+  /** Bytes of live records, headers and padding included. */
+  get liveBytes (): number {
+    let sum = 0
+    for (let s = 0; s < this.live.length; s++) if (this.bytes[s] !== undefined) sum += this.live[s]
+    return sum
+  }
+
+  /** Copies `value` (1 to `MAX_LOG_VALUE` bytes) in, owned by `owner` (a non-negative integer below 2^32 - 1); returns its handle. */
+  store (value: Uint8Array, owner: number): number {
+    const size = recordBytes(value.length)
+    let s = this.head
+    if (s < 0 || this.used[s] + size > SLAB_BYTES) s = this.openHead()
+    const off = this.used[s]
+    const words = this.words[s]!
+    words[off >>> 2] = owner
+    words[(off >>> 2) + 1] = value.length
+    this.bytes[s]!.set(value, off + HEADER)
+    this.used[s] = off + size
+    this.live[s] += size
+    return s * SLAB_BYTES + off
+  }
+
+  /** A view of the `length` bytes under `handle` (not a copy: the bytes never change). */
+  read (handle: number, length: number): Uint8Array {
+    const s = Math.floor(handle / SLAB_BYTES)
+    const slab = this.bytes[s]!
+    return new Uint8Array(slab.buffer, slab.byteOffset + handle - s * SLAB_BYTES + HEADER, length)
+  }
+
+  /** The record under `handle` is dead. May evacuate its slab (calling `onMove` for others). */
+  release (handle: number): void {
+    const s = Math.floor(handle / SLAB_BYTES)
+    const words = this.words[s]!
+    const w = (handle - s * SLAB_BYTES) >>> 2
+    words[w] = DEAD
+    this.live[s] -= recordBytes(words[w + 1])
+    if (s !== this.head) this.reclaim(s)
+  }
+
+  /** Drops everything (views already handed out stay valid). */
+  clear (): void {
+    this.bytes.length = 0
+    this.words.length = 0
+    this.live.length = 0
+    this.used.length = 0
+    this.freeIds.length = 0
+    this.head = -1
+  }
+
+  /** Starts a new head slab; the old head becomes an ordinary slab (reclaimed if mostly dead). */
+  private openHead (): number {
+    const old = this.head
+    const s = this.freeIds.pop() ?? this.bytes.length
+    const bytes = new Uint8Array(SLAB_BYTES)
+    this.bytes[s] = bytes
+    this.words[s] = new Uint32Array(bytes.buffer)
+    this.live[s] = 0
+    this.used[s] = 0
+    this.head = s
+    if (old >= 0) this.reclaim(old)
+    return s
+  }
+
+  private reclaim (s: number): void {
+    if (this.live[s] === 0) this.drop(s)
+    else if (this.live[s] < EVACUATE_BELOW) this.evacuate(s)
+  }
+
+  private evacuate (s: number): void {
+    const bytes = this.bytes[s]!
+    const words = this.words[s]!
+    const end = this.used[s]
+    // Take the slab out first: appending to the head may open a new head,
+    // and this slab must not be reclaimed again in the middle of the walk.
+    this.drop(s)
+    for (let off = 0; off < end; off += recordBytes(words[(off >>> 2) + 1])) {
+      const owner = words[off >>> 2]
+      if (owner === DEAD) continue
+      const length = words[(off >>> 2) + 1]
+      this.onMove(owner, this.store(bytes.subarray(off + HEADER, off + HEADER + length), owner))
+    }
+  }
+
+  private drop (s: number): void {
+    this.bytes[s] = undefined
+    this.words[s] = undefined
+    this.live[s] = 0
+    this.used[s] = 0
+    this.freeIds.push(s)
+  }
+}
