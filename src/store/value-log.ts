@@ -13,7 +13,11 @@
  * 8-byte header and its padding to 8 bytes.
  *
  * Space of dead values is reclaimed a slab at a time:
- * - a slab whose records are all dead is dropped;
+ * - a slab whose records are all dead is dropped, or kept for reuse (up to
+ *   `POOL_SLABS` of them) when nothing ever read from it: with no view of it
+ *   anywhere, overwriting it cannot be seen. A store that is written and
+ *   expires without being read (a replica, say) thus allocates nothing in
+ *   its steady state, and does not add to the garbage collector's work;
  * - a slab (other than the head, the one being appended to) whose live share
  *   falls below 1/4 is evacuated: its live records are appended to the head,
  *   their owner is told the new handle (`onMove`), and the slab is dropped.
@@ -35,6 +39,8 @@ const HEADER = 8
 const DEAD = 0xffffffff
 /** A slab is evacuated when its live bytes fall below this share. */
 const EVACUATE_BELOW = SLAB_BYTES / 4
+/** Most empty slabs kept for reuse. */
+const POOL_SLABS = 16
 
 const recordBytes = (length: number): number => HEADER + ((length + 7) & ~7)
 
@@ -44,7 +50,12 @@ export class ValueLog {
   private readonly words: Array<Uint32Array | undefined> = []
   private readonly live: number[] = []
   private readonly used: number[] = []
+  /** Per slab index: whether a view of it was ever handed out (then it is never reused). */
+  private readonly viewed: boolean[] = []
   private readonly freeIds: number[] = []
+  /** Empty slabs never viewed, ready for reuse. */
+  private readonly pool: Uint8Array[] = []
+  private allocated = 0
   private head = -1
   private readonly onMove: (owner: number, handle: number) => void
 
@@ -55,6 +66,9 @@ export class ValueLog {
 
   /** Slabs held (the head included). */
   get slabCount (): number { return this.bytes.length - this.freeIds.length }
+
+  /** Slabs allocated so far (reused ones count once). */
+  get slabsAllocated (): number { return this.allocated }
 
   /** Bytes of live records, headers and padding included. */
   get liveBytes (): number {
@@ -82,6 +96,7 @@ export class ValueLog {
   read (handle: number, length: number): Uint8Array {
     const s = Math.floor(handle / SLAB_BYTES)
     const slab = this.bytes[s]!
+    this.viewed[s] = true
     return new Uint8Array(slab.buffer, slab.byteOffset + handle - s * SLAB_BYTES + HEADER, length)
   }
 
@@ -101,7 +116,9 @@ export class ValueLog {
     this.words.length = 0
     this.live.length = 0
     this.used.length = 0
+    this.viewed.length = 0
     this.freeIds.length = 0
+    this.pool.length = 0
     this.head = -1
   }
 
@@ -109,11 +126,16 @@ export class ValueLog {
   private openHead (): number {
     const old = this.head
     const s = this.freeIds.pop() ?? this.bytes.length
-    const bytes = new Uint8Array(SLAB_BYTES)
+    let bytes = this.pool.pop()
+    if (bytes === undefined) {
+      bytes = new Uint8Array(SLAB_BYTES)
+      this.allocated++
+    }
     this.bytes[s] = bytes
-    this.words[s] = new Uint32Array(bytes.buffer)
+    this.words[s] = new Uint32Array(bytes.buffer, bytes.byteOffset, SLAB_BYTES / 4)
     this.live[s] = 0
     this.used[s] = 0
+    this.viewed[s] = false
     this.head = s
     if (old >= 0) this.reclaim(old)
     return s
@@ -128,18 +150,22 @@ export class ValueLog {
     const bytes = this.bytes[s]!
     const words = this.words[s]!
     const end = this.used[s]
+    const viewed = this.viewed[s]
     // Take the slab out first: appending to the head may open a new head,
-    // and this slab must not be reclaimed again in the middle of the walk.
-    this.drop(s)
+    // and this slab must not be reclaimed again in the middle of the walk
+    // (nor reused as the new head: it goes to the pool only afterwards).
+    this.drop(s, false)
     for (let off = 0; off < end; off += recordBytes(words[(off >>> 2) + 1])) {
       const owner = words[off >>> 2]
       if (owner === DEAD) continue
       const length = words[(off >>> 2) + 1]
       this.onMove(owner, this.store(bytes.subarray(off + HEADER, off + HEADER + length), owner))
     }
+    if (!viewed && this.pool.length < POOL_SLABS) this.pool.push(bytes)
   }
 
-  private drop (s: number): void {
+  private drop (s: number, reuse = true): void {
+    if (reuse && !this.viewed[s] && this.pool.length < POOL_SLABS) this.pool.push(this.bytes[s]!)
     this.bytes[s] = undefined
     this.words[s] = undefined
     this.live[s] = 0
