@@ -263,7 +263,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const rec: WireRecord = { key, value: bytes, expiresAt: now + ttl, wall, counter, origin: running.peerId, contentType, guardUntil: 0 }
     const result = this.store.apply(rec)
     if (result.status === 'full') throw new StoreFullError(`cannot store "${key}": the store is full`)
-    rec.guardUntil = this.store.record(key)?.guardUntil ?? 0
+    // From here on the record carries the store's own copy of the bytes:
+    // whatever the caller does to `value` later, gossip sends what was stored.
+    rec.value = this.store.valueOf(key)!
+    rec.guardUntil = this.store.guardOf(key)
     this.counters.putsLocal++
     this.emitSet(rec, true)
 
@@ -419,11 +422,12 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     }
   }
 
+  /** Emits `entry:set` for `rec`, just applied (its value shown as the store holds it). */
   private emitSet (rec: StoreRecord, local: boolean): void {
     if (this.listenerCount('entry:set') === 0) return
     const entry: Entry = {
       key: rec.key,
-      value: rec.value!,
+      value: this.store.valueOf(rec.key) ?? rec.value!,
       expiresAt: rec.expiresAt,
       createdAt: rec.wall,
       version: formatVersion(rec.wall, rec.counter),

@@ -30,15 +30,18 @@ export function validateTtl (ttl: unknown, config: Pick<Config, 'minTtl' | 'maxT
   return ttl
 }
 
-/** The value as bytes the store owns (a copy: later changes by the caller do not leak in). */
+/**
+ * The value as bytes, checked against `maxValueBytes`. A `Uint8Array` is
+ * returned as it is, not copied: the store copies what it keeps, and a put
+ * replicates the store's copy, so later changes by the caller leak nowhere.
+ */
 export function toValueBytes (value: unknown, maxValueBytes: number): Uint8Array {
   let bytes: Uint8Array
   if (typeof value === 'string') {
     if (!value.isWellFormed()) throw new InvalidValueError('string value is not valid Unicode (lone surrogate); pass a Uint8Array for arbitrary bytes')
     bytes = encoder.encode(value)
   } else if (value instanceof Uint8Array) {
-    if (value.length > maxValueBytes) throw new ValueTooLargeError(value.length, maxValueBytes)
-    bytes = new Uint8Array(value)
+    bytes = value
   } else {
     throw new InvalidValueError(`value must be a string or Uint8Array, got ${value === null ? 'null' : typeof value}`)
   }

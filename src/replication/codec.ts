@@ -22,7 +22,8 @@
  * `decodeMessage` checks every length against the remaining bytes and the
  * configured limits, refuses trailing bytes, invalid UTF-8 and unknown
  * flags, and throws `InvalidMessageError` saying what was wrong. It never
- * reads past the buffer, whatever the bytes.
+ * reads past the buffer, whatever the bytes. Decoded values are views into
+ * the message's bytes; whoever keeps one copies it (the store does).
  */
 import { isUtf8 } from 'node:buffer'
 import { InvalidMessageError } from '../errors.ts'
@@ -244,9 +245,10 @@ class Reader {
   }
   bytes (what: string, max: number): Uint8Array {
     const n = this.length(what, max)
-    // A copy into a plain Uint8Array (Buffer#slice would not copy): a stored
-    // value must not pin the whole message buffer in memory.
-    const out = new Uint8Array(this.buf.subarray(this.pos, this.pos + n))
+    // A view, not a copy: the store copies what it keeps (so a stored value
+    // never pins the message buffer), and a copy per record here would only
+    // make garbage.
+    const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, n) // plain, even from a Buffer
     this.pos += n
     return out
   }

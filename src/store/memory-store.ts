@@ -90,6 +90,7 @@ export interface MemoryStoreInit {
 }
 
 const NONE = 0xffffffff
+const EMPTY = new Uint8Array(0)
 /**
  * Layout of `meta`: `M` doubles per slot, so one read brings a slot's
  * metadata in one or two cache lines (a lookup in a million entries is
@@ -218,6 +219,18 @@ export class MemoryStore {
       origin: this.originTable.get(originOf(this.meta[M * slot + TAGS])),
       contentType: ct === NONE ? undefined : this.ctypeTable.get(ct)
     }
+  }
+
+  /** The bytes held for `key` (live or not yet swept), or undefined; cheaper than `get` when only they are needed. */
+  valueOf (key: string): Uint8Array | undefined {
+    const slot = this.slotOf(key)
+    return slot === undefined ? undefined : this.valueAt(slot) ?? undefined
+  }
+
+  /** The guard (`guardUntil`) held for `key`, 0 when none. */
+  guardOf (key: string): number {
+    const slot = this.slotOf(key)
+    return slot === undefined ? 0 : this.meta[M * slot + GUARD]
   }
 
   /** Whether `key` has a live value. */
@@ -417,14 +430,22 @@ export class MemoryStore {
     return typeof v === 'number' ? this.log.read(v, this.meta[M * slot + VLEN]) : v
   }
 
-  /** Sets a slot's value, releasing the log record of the one it replaces. */
+  /**
+   * Sets a slot's value, releasing the log record of the one it replaces.
+   * The store keeps a copy of its own: the caller's array (a view into a
+   * received message, say) is neither kept nor pinned.
+   */
   private setValue (slot: number, value: Uint8Array | null): void {
     const old = this.refs[2 * slot + 1]
     if (typeof old === 'number') this.log.release(old)
-    if (value !== null && value.length > 0 && value.length <= MAX_LOG_VALUE) {
+    if (value === null) {
+      this.refs[2 * slot + 1] = null
+    } else if (value.length === 0) {
+      this.refs[2 * slot + 1] = EMPTY
+    } else if (value.length <= MAX_LOG_VALUE) {
       this.refs[2 * slot + 1] = this.log.store(value, slot)
     } else {
-      this.refs[2 * slot + 1] = value
+      this.refs[2 * slot + 1] = new Uint8Array(value) // a copy even of a Buffer (whose slice() would be a view)
     }
     this.meta[M * slot + VLEN] = value === null ? 0 : value.length
   }

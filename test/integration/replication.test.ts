@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RepramNode } from '../../src/index.ts'
+import type { Entry } from '../../src/index.ts'
 import { startCluster, startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
 import { nextEvent, waitFor } from '../helpers/wait.ts'
 
@@ -35,6 +36,26 @@ test('binary values and content types replicate byte for byte', async () => {
   const entry = await waitFor(async () => await b.get('bin'))
   assert.equal(entry.value, bytes)
   assert.is(entry.contentType, 'application/octet-stream')
+})
+
+test('a caller changing its array after put changes neither the stored nor the replicated value', async () => {
+  const [a, b] = nodes
+  for (const size of [200, 5000]) {
+    const bytes = new Uint8Array(size).fill(1)
+    const seen = nextEvent<{ key: string, entry: Entry }>(a, 'entry:set', { filter: d => d.key === `mine/${size}` })
+    // The first write of a turn goes out at once; this one is batched and
+    // sent at the end of the turn, after the caller changed its array.
+    const first = a.put(`mine/${size}/first`, 'x', { ttl: 60_000 })
+    const put = a.put(`mine/${size}`, bytes, { ttl: 60_000 })
+    bytes.fill(2)
+    await Promise.all([first, put])
+    const local = (await seen).entry.value
+    bytes.fill(3)
+    const remote = await waitFor(async () => await b.get(`mine/${size}`))
+    for (const [where, value] of [['local get', a.getSync(`mine/${size}`)!.value], ['local event', local], ['peer', remote.value]] as const) {
+      assert.ok(value.length === size && value.every(x => x === 1), `${where}: the bytes put, ${size} B`)
+    }
+  }
 })
 
 test('delete replicates as a tombstone and emits entry:delete on peers', async () => {

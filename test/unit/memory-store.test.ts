@@ -976,4 +976,21 @@ test('values moved by the log when their slab empties out keep their keys and by
   for (const [key, value] of model) assert.equal(store.get(key)!.value, value, key)
 })
 
+test('the store keeps its own copy of every value: changing or dropping the array it was given changes nothing', () => {
+  const { store } = makeStore()
+  for (const n of [1, 64, 1024, 1025, 5000]) {
+    // The value as a decoder hands it over: a view into a larger message, here a Buffer.
+    const message = Buffer.alloc(n + 20, 0x5a)
+    const value = message.subarray(10, 10 + n)
+    store.apply({ key: `c${n}`, value, expiresAt: 10_000, wall: 1000, counter: 0, origin: 'A', guardUntil: 0 })
+    message.fill(0)
+    const held = store.get(`c${n}`)!.value
+    assert.ok(held.length === n && held.every(b => b === 0x5a), `the ${n}-byte value kept its bytes`)
+    assert.is.not(held.buffer, message.buffer, `the ${n}-byte value does not pin the message`)
+    assert.equal(store.valueOf(`c${n}`), held)
+  }
+  assert.is(store.valueOf('absent'), undefined)
+  assert.is(store.guardOf('absent'), 0)
+})
+
 test.run()
