@@ -10,7 +10,9 @@ export interface Entry {
    * The stored bytes: a read-only view of the store's memory, not a copy.
    * They never change, even after the key is overwritten, deleted or
    * expired. Do not write to it (nor to its `.buffer`, which holds other
-   * entries too): `value.slice()` gives a copy of your own.
+   * entries too): `value.slice()` gives a copy of your own, also the one to
+   * keep for long or to post to a worker (a view keeps, and a structured
+   * clone copies, its whole 64 KiB slab).
    */
   value: Uint8Array
   /** Absolute expiry time, epoch milliseconds. The same on every node. */
