@@ -422,12 +422,15 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     }
   }
 
-  /** Emits `entry:set` for `rec`, just applied (its value shown as the store holds it). */
+  /**
+   * Emits `entry:set` for `rec`, just applied, its value shown as the store
+   * holds it (a local put's record already carries the store's copy).
+   */
   private emitSet (rec: StoreRecord, local: boolean): void {
     if (this.listenerCount('entry:set') === 0) return
     const entry: Entry = {
       key: rec.key,
-      value: this.store.valueOf(rec.key) ?? rec.value!,
+      value: local ? rec.value! : this.store.valueOf(rec.key)!,
       expiresAt: rec.expiresAt,
       createdAt: rec.wall,
       version: formatVersion(rec.wall, rec.counter),

@@ -56,21 +56,14 @@ export interface BenchReport {
   failures: Array<{ suite: string, error: string }>
 }
 
-export interface FigureInit {
-  id: string
-  suite: string
-  label: string
-  unit: string
-  better: 'lower' | 'higher'
-  value: number
-  baseline: { label: string, value: number }
+/** A figure as a suite reports it: the ratio and the target checks are derived. */
+export interface FigureInit extends Omit<Figure, 'ratio' | 'targets'> {
   /** Absolute bound on the value (`<=` when lower is better, `>=` when higher is). */
   target?: number
   /** Bound on the ratio, same direction as the value. */
   ratioTarget?: number
   /** How the ratio target is said, e.g. `of raw gossipsub`. */
   ratioTargetText?: string
-  notes?: string
 }
 
 const fmt = (n: number): string => formatNumber(n)
