@@ -3,7 +3,8 @@
  * to one libp2p node.
  *
  * Data flow of a put: validate -> HLC version -> apply to the local store
- * (last writer wins) -> `entry:set` -> queue on the gossip batcher -> peers
+ * (last writer wins) -> gossip batcher (the first write of an event-loop
+ * turn is published at once) -> local `entry:set` -> peers
  * validate, apply, and (when the writer asked for a quorum) ack over gossip.
  * Late joiners and healed partitions are caught up by the sync protocol.
  */
@@ -268,13 +269,15 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     rec.value = this.store.valueOf(key)!
     rec.guardUntil = this.store.guardOf(key)
     this.counters.putsLocal++
-    this.emitSet(rec, true)
 
     const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }
     if (quorum === 0) {
+      // Sent (or queued in this turn's batch) before local listeners run: their work does not delay replication.
       running.gossip.send(rec)
+      this.emitSet(rec, true)
       return receipt
     }
+    this.emitSet(rec, true)
     rec.ack = true
     const ackers = await this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
     receipt.confirmations = ackers
@@ -315,8 +318,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
     const { hadValue } = this.store.apply(tomb)
     this.counters.deletesLocal++
-    if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
     running.gossip.send(tomb)
+    if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
     return hadValue
   }
 

@@ -58,6 +58,27 @@ test('a caller changing its array after put changes neither the stored nor the r
   }
 })
 
+test('a local put or delete is on the wire before local listeners run', async () => {
+  const [a] = nodes
+  await new Promise(resolve => setImmediate(resolve)) // a fresh turn: its first write is published at once
+  const sentAtEvent: number[] = []
+  const record = (): void => { sentAtEvent.push(a.stats().counters.gossipSent) }
+  a.addEventListener('entry:set', record)
+  a.addEventListener('entry:delete', record)
+  try {
+    const before = a.stats().counters.gossipSent
+    await a.put('wire-first', 'x', { ttl: 60_000 })
+    await new Promise(resolve => setImmediate(resolve))
+    await a.delete('wire-first')
+    assert.equal(sentAtEvent.length, 2)
+    assert.ok(sentAtEvent[0] > before, `put: published before entry:set (${sentAtEvent[0]} > ${before})`)
+    assert.ok(sentAtEvent[1] > sentAtEvent[0], 'delete: published before entry:delete')
+  } finally {
+    a.removeEventListener('entry:set', record)
+    a.removeEventListener('entry:delete', record)
+  }
+})
+
 test('delete replicates as a tombstone and emits entry:delete on peers', async () => {
   const [a, b, c] = nodes
   await a.put('doomed', 'x', { ttl: 60_000 })
