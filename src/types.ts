@@ -83,7 +83,11 @@ export interface PeerEventDetail {
 
 /** Events dispatched by `RepramNode` (as `CustomEvent`s with these `detail`s). */
 export interface RepramNodeEvents {
-  /** A value was stored, by a local put or a replicated write. */
+  /**
+   * A value was stored, by a local put or a replicated write. For a local
+   * write it fires once the write is handed to gossip, so listeners never
+   * delay replication (the same holds for `entry:delete`).
+   */
   'entry:set': CustomEvent<Extract<Change, { type: 'set' }>>
   /** A key was deleted, locally or by a replicated tombstone. */
   'entry:delete': CustomEvent<Extract<Change, { type: 'delete' }>>
