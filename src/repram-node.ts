@@ -273,8 +273,11 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }
     if (quorum === 0) {
       // Sent (or queued in this turn's batch) before local listeners run: their work does not delay replication.
-      running.gossip.send(rec)
-      this.emitSet(rec, true)
+      try {
+        running.gossip.send(rec)
+      } finally {
+        this.emitSet(rec, true) // the write is stored: its event fires whatever happened to the send
+      }
       return receipt
     }
     this.emitSet(rec, true)
@@ -318,8 +321,11 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
     const { hadValue } = this.store.apply(tomb)
     this.counters.deletesLocal++
-    running.gossip.send(tomb)
-    if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
+    try {
+      running.gossip.send(tomb)
+    } finally {
+      if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
+    }
     return hadValue
   }
 

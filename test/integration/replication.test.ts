@@ -79,6 +79,30 @@ test('a local put or delete is on the wire before local listeners run', async ()
   }
 })
 
+test('a stored write fires its local event even when handing it to gossip throws', async () => {
+  const [a] = nodes
+  // A send failure cannot be provoked with real parts (publish errors are asynchronous): stub it.
+  const gossip = (a as unknown as { running: { gossip: { send: (rec: unknown) => void } } }).running.gossip
+  const send = gossip.send
+  gossip.send = () => { throw new Error('send failed') }
+  const events: string[] = []
+  const record = (evt: CustomEvent<{ type: string }>): void => { events.push(evt.detail.type) }
+  a.addEventListener('entry:set', record)
+  a.addEventListener('entry:delete', record)
+  try {
+    const failure = async (op: Promise<unknown>): Promise<string> => await op.then(() => 'resolved', (err: Error) => err.message)
+    assert.is(await failure(a.put('send-fails', 'x', { ttl: 60_000 })), 'send failed')
+    assert.is(text((await a.get('send-fails'))!.value), 'x', 'stored')
+    assert.is(await failure(a.delete('send-fails')), 'send failed')
+    assert.is(await a.get('send-fails'), undefined, 'deleted')
+    assert.equal(events, ['set', 'delete'])
+  } finally {
+    gossip.send = send
+    a.removeEventListener('entry:set', record)
+    a.removeEventListener('entry:delete', record)
+  }
+})
+
 test('delete replicates as a tombstone and emits entry:delete on peers', async () => {
   const [a, b, c] = nodes
   await a.put('doomed', 'x', { ttl: 60_000 })
