@@ -280,9 +280,11 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       }
       return receipt
     }
-    this.emitSet(rec, true)
     rec.ack = true
-    const ackers = await this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
+    // awaitQuorum sends before its first await: here too the event follows the send.
+    const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
+    this.emitSet(rec, true)
+    const ackers = await acked
     receipt.confirmations = ackers
     if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
     return receipt
@@ -495,20 +497,26 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const version = formatVersion(rec.wall, rec.counter)
     const ackers = new Set<string>()
     let aborted = false
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(done, timeout)
-      const onAbort = (): void => { aborted = true; done() }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      function done (): void {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }
-      this.pending.set(version, { rec, ackers, needed, done })
-      send()
-      this.armQuorumResend()
-    })
-    this.pending.delete(version)
+    let finish = (): void => {}
+    try {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(done, timeout)
+        const onAbort = (): void => { aborted = true; done() }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        function done (): void {
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+        finish = done
+        this.pending.set(version, { rec, ackers, needed, done })
+        send()
+        this.armQuorumResend()
+      })
+    } finally {
+      finish() // also when `send` threw: no timer, listener or pending write is left behind
+      this.pending.delete(version)
+    }
     if (aborted) throw new AbortError()
     return ackers.size
   }

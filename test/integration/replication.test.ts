@@ -70,9 +70,12 @@ test('a local put or delete is on the wire before local listeners run', async ()
     await a.put('wire-first', 'x', { ttl: 60_000 })
     await new Promise(resolve => setImmediate(resolve))
     await a.delete('wire-first')
-    assert.equal(sentAtEvent.length, 2)
+    await new Promise(resolve => setImmediate(resolve))
+    await a.put('wire-first/quorum', 'x', { ttl: 60_000, quorum: 1 })
+    assert.equal(sentAtEvent.length, 3)
     assert.ok(sentAtEvent[0] > before, `put: published before entry:set (${sentAtEvent[0]} > ${before})`)
     assert.ok(sentAtEvent[1] > sentAtEvent[0], 'delete: published before entry:delete')
+    assert.ok(sentAtEvent[2] > sentAtEvent[1], 'quorum put: published before entry:set')
   } finally {
     a.removeEventListener('entry:set', record)
     a.removeEventListener('entry:delete', record)
@@ -87,6 +90,7 @@ test('a stored write fires its local event even when handing it to gossip throws
   gossip.send = () => { throw new Error('send failed') }
   const events: string[] = []
   const record = (evt: CustomEvent<{ type: string }>): void => { events.push(evt.detail.type) }
+  const pending = (a as unknown as { pending: Map<string, unknown> }).pending
   a.addEventListener('entry:set', record)
   a.addEventListener('entry:delete', record)
   try {
@@ -95,7 +99,9 @@ test('a stored write fires its local event even when handing it to gossip throws
     assert.is(text((await a.get('send-fails'))!.value), 'x', 'stored')
     assert.is(await failure(a.delete('send-fails')), 'send failed')
     assert.is(await a.get('send-fails'), undefined, 'deleted')
-    assert.equal(events, ['set', 'delete'])
+    assert.is(await failure(a.put('send-fails/quorum', 'y', { ttl: 60_000, quorum: 1, timeout: 60_000 })), 'send failed', 'a quorum put fails at once')
+    assert.is(pending.size, 0, 'no quorum wait left behind')
+    assert.equal(events, ['set', 'delete', 'set'])
   } finally {
     gossip.send = send
     a.removeEventListener('entry:set', record)
