@@ -1,13 +1,22 @@
 /** Shared by the two replication suites (one process, separate processes): plans and figures. */
-import { figure } from './figures.ts'
+import { figure, formatNumber } from './figures.ts'
 import { percentile } from './stats.ts'
 import type { Figure } from './figures.ts'
 
 /** Size of every replicated value and raw payload, bytes. */
 export const VALUE_BYTES = 256
 
+/**
+ * As many warm-up samples of each kind as measured ones. V8 optimizes a
+ * function only once it has run many times (decoding a REPRAM message took
+ * about 10 µs per call over its first 1,100 calls, 0.45 µs once optimized),
+ * and in the separate-process suite each node process handles two samples
+ * in three: a warm-up of 200 left REPRAM's own code unoptimized for most of
+ * the measurement, while raw gossipsub has next to no code of its own on
+ * the path. What the warm-up saw is reported in the figures' notes.
+ */
 export function latencyPlan (quick: boolean): LatencyPlan {
-  return quick ? { samples: 50, warmup: 10, blocks: 2 } : { samples: 2000, warmup: 200, blocks: 20 }
+  return quick ? { samples: 50, warmup: 10, blocks: 2 } : { samples: 2000, warmup: 2000, blocks: 20 }
 }
 
 export function throughputCounts (quick: boolean): { repram: number, raw: number } {
@@ -15,6 +24,13 @@ export function throughputCounts (quick: boolean): { repram: number, raw: number
 }
 
 export interface LatencyPlan { samples: number, warmup: number, blocks: number }
+
+export interface LatencySamples {
+  raw: number[]
+  repram: number[]
+  /** The warm-up's samples (each kind's in one run, before the alternating blocks). */
+  warmup: { raw: number[], repram: number[] }
+}
 
 /**
  * Latency samples of both kinds, measured in alternating blocks after a
@@ -26,10 +42,9 @@ export async function alternateLatency (
   plan: LatencyPlan,
   raw: (count: number) => Promise<number[]>,
   repram: (count: number) => Promise<number[]>
-): Promise<{ raw: number[], repram: number[] }> {
-  await raw(plan.warmup)
-  await repram(plan.warmup)
-  const out = { raw: [] as number[], repram: [] as number[] }
+): Promise<LatencySamples> {
+  const warmup = { raw: await raw(plan.warmup), repram: await repram(plan.warmup) }
+  const out: LatencySamples = { raw: [], repram: [], warmup }
   const perBlock = Math.ceil(plan.samples / plan.blocks)
   for (let b = 0; b < plan.blocks; b++) {
     out.raw.push(...await raw(perBlock))
@@ -39,7 +54,7 @@ export async function alternateLatency (
 }
 
 /** The latency figures of one cluster size (shared with the multi-process suite). */
-export function latencyFigures (suite: string, where: string, n: number, lat: { raw: number[], repram: number[] }): Figure[] {
+export function latencyFigures (suite: string, where: string, n: number, lat: LatencySamples): Figure[] {
   const figures: Figure[] = []
   for (const p of [50, 99] as const) {
     const absolute = n === 3 ? (p === 50 ? 2 : 10) : undefined
@@ -54,7 +69,8 @@ export function latencyFigures (suite: string, where: string, n: number, lat: { 
       target: absolute,
       ratioTarget: 1.2,
       ratioTargetText: 'raw gossipsub',
-      notes: `${lat.repram.length} puts and ${lat.raw.length} raw publishes of ${VALUE_BYTES} B, one at a time, writer rotating over the nodes`
+      notes: `${lat.repram.length} puts and ${lat.raw.length} raw publishes of ${VALUE_BYTES} B, one at a time, writer rotating over the nodes, ` +
+        `after a warm-up of ${lat.warmup.repram.length} of each (JIT), whose p${p} was ${formatNumber(percentile(lat.warmup.repram, p))} ms against ${formatNumber(percentile(lat.warmup.raw, p))} ms`
     }))
   }
   return figures
@@ -75,4 +91,3 @@ export function throughputFigure (suite: string, where: string, n: number, rate:
     notes: `${counts.repram} puts of ${VALUE_BYTES} B from one node until every node held all; baseline ${counts.raw} messages of ${VALUE_BYTES} B`
   })
 }
-
