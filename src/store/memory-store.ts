@@ -89,25 +89,27 @@ export interface MemoryStoreInit {
   clockReuse?: number
 }
 
-const NONE = 0xffffffff
 const EMPTY = new Uint8Array(0)
 /**
- * Layout of `meta`: `M` doubles per slot, so one read brings a slot's
- * metadata in one or two cache lines (a lookup in a million entries is
- * bound by cache misses, not by arithmetic).
+ * Layout of a slot's metadata: `M` doubles per slot, so one read brings a
+ * slot's metadata in one cache line or two (a lookup in a million entries
+ * is bound by cache misses, not by arithmetic). The first three are times,
+ * read through `meta` (a `Float64Array`); the last two hold four 32-bit
+ * fields, read through `words` (a `Uint32Array` over the same memory, `W`
+ * words per slot), so that none of them needs floating-point arithmetic to
+ * pack or unpack.
  */
-const M = 6
+const M = 5
 const WALL = 1
 const GUARD = 2
-const COUNTER = 3
-/** Origin id (low 26 bits) and content type id + 1 (high bits; 0: none). */
-const TAGS = 4
+const W = 2 * M
+const COUNTER = 6
+/** Origin id in `originTable`. */
+const ORIGIN = 7
+/** Content type id in `ctypeTable` + 1 (0: none). */
+const CTYPE = 8
 /** Value length, bytes. */
-const VLEN = 5
-const ORIGIN_SPAN = 2 ** 26
-const tagsOf = (origin: number, ctype: number): number => origin + (ctype === NONE ? 0 : (ctype + 1) * ORIGIN_SPAN)
-const originOf = (tags: number): number => tags % ORIGIN_SPAN
-const ctypeOf = (tags: number): number => tags < ORIGIN_SPAN ? NONE : Math.floor(tags / ORIGIN_SPAN) - 1
+const VLEN = 9
 
 export class MemoryStore {
   private readonly clock: () => number
@@ -125,8 +127,10 @@ export class MemoryStore {
    */
   private refs: Array<string | Uint8Array | number | null | undefined> = []
   private readonly log = new ValueLog((slot, handle) => { this.refs[2 * slot + 1] = handle })
-  /** `M` doubles per slot: expiresAt, wall, guardUntil, counter, tags (origin and content type ids), value length. */
+  /** `M` doubles per slot: expiresAt, wall, guardUntil, then (in `words`) counter, origin id, content type id + 1, value length. */
   private meta = new Float64Array(0)
+  /** The same memory as `meta`, as 32-bit words: `W` per slot. */
+  private words = new Uint32Array(0)
   private capacity = 0
   private readonly freeSlots = new UintStack()
   private nextSlot = 0
@@ -197,6 +201,7 @@ export class MemoryStore {
     this.originTable = new Interner(s => hashString(s, 0x5bd1e995))
     this.ctypeTable = new Interner(s => hashString(s, 0))
     this.meta = new Float64Array(0)
+    this.words = new Uint32Array(0)
     this.capacity = 0
     this.grow(1024)
     this.clearTimer()
@@ -209,15 +214,14 @@ export class MemoryStore {
     const expiresAt = this.meta[M * slot]
     if (!this.hasValue(slot) || expiresAt <= this.now()) return undefined
     const wall = this.meta[M * slot + WALL]
-    const ct = ctypeOf(this.meta[M * slot + TAGS])
     return {
       key,
       value: this.valueAt(slot)!,
       expiresAt,
       createdAt: wall,
-      version: formatVersion(wall, this.meta[M * slot + COUNTER]),
-      origin: this.originTable.get(originOf(this.meta[M * slot + TAGS])),
-      contentType: ct === NONE ? undefined : this.ctypeTable.get(ct)
+      version: formatVersion(wall, this.words[W * slot + COUNTER]),
+      origin: this.originTable.get(this.words[W * slot + ORIGIN]),
+      contentType: this.contentTypeAt(slot)
     }
   }
 
@@ -277,7 +281,7 @@ export class MemoryStore {
     const hadValue = slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > now
     let guard = rec.guardUntil
     if (slot !== undefined) {
-      const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], this.originTable.get(originOf(this.meta[M * slot + TAGS])))
+      const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], this.originTable.get(this.words[W * slot + ORIGIN]))
       if (cmp <= 0) {
         // This version (or one it superseded) lives somewhere until
         // `outlives`: our guard, and a marker's horizon, must reach past it.
@@ -364,10 +368,10 @@ export class MemoryStore {
         this.live--
         this.markers++
         this.setValue(slot, null)
-        const tags = this.meta[M * slot + TAGS]
-        if (ctypeOf(tags) !== NONE) {
-          this.ctypeTable.release(ctypeOf(tags))
-          this.meta[M * slot + TAGS] = originOf(tags)
+        const ct = this.words[W * slot + CTYPE]
+        if (ct !== 0) {
+          this.ctypeTable.release(ct - 1)
+          this.words[W * slot + CTYPE] = 0
         }
         this.meta[M * slot] = this.meta[M * slot + GUARD]
         this.heap.push(this.meta[M * slot + GUARD], slot)
@@ -422,12 +426,16 @@ export class MemoryStore {
 
   private keyAt (slot: number): string | undefined { return this.refs[2 * slot] as string | undefined }
   private hasValue (slot: number): boolean { return this.refs[2 * slot + 1] !== null }
-  private valueLength (slot: number): number { return this.meta[M * slot + VLEN] }
+  private valueLength (slot: number): number { return this.words[W * slot + VLEN] }
+  private contentTypeAt (slot: number): string | undefined {
+    const ct = this.words[W * slot + CTYPE]
+    return ct === 0 ? undefined : this.ctypeTable.get(ct - 1)
+  }
 
   /** The value's bytes (a view for a value in the log: no copy), or null for a marker. */
   private valueAt (slot: number): Uint8Array | null {
     const v = this.refs[2 * slot + 1] as Uint8Array | number | null
-    return typeof v === 'number' ? this.log.read(v, this.meta[M * slot + VLEN]) : v
+    return typeof v === 'number' ? this.log.read(v, this.words[W * slot + VLEN]) : v
   }
 
   /**
@@ -447,7 +455,7 @@ export class MemoryStore {
     } else {
       this.refs[2 * slot + 1] = new Uint8Array(value) // a copy even of a Buffer (whose slice() would be a view)
     }
-    this.meta[M * slot + VLEN] = value === null ? 0 : value.length
+    this.words[W * slot + VLEN] = value === null ? 0 : value.length
   }
 
   private slotOf (key: string): number | undefined {
@@ -456,15 +464,14 @@ export class MemoryStore {
   }
 
   private recordAt (slot: number): StoreRecord {
-    const ct = ctypeOf(this.meta[M * slot + TAGS])
     return {
       key: this.keyAt(slot)!,
       value: this.valueAt(slot),
       expiresAt: this.meta[M * slot],
       wall: this.meta[M * slot + WALL],
-      counter: this.meta[M * slot + COUNTER],
-      origin: this.originTable.get(originOf(this.meta[M * slot + TAGS])),
-      contentType: ct === NONE ? undefined : this.ctypeTable.get(ct),
+      counter: this.words[W * slot + COUNTER],
+      origin: this.originTable.get(this.words[W * slot + ORIGIN]),
+      contentType: this.contentTypeAt(slot),
       guardUntil: this.meta[M * slot + GUARD]
     }
   }
@@ -486,10 +493,10 @@ export class MemoryStore {
     this.setValue(slot, rec.value)
     this.meta[M * slot] = expiresAt
     this.meta[M * slot + WALL] = rec.wall
-    this.meta[M * slot + COUNTER] = rec.counter
+    this.words[W * slot + COUNTER] = rec.counter
     this.meta[M * slot + GUARD] = guard
-    const ctype = rec.contentType === undefined ? NONE : this.ctypeTable.acquire(rec.contentType)
-    this.meta[M * slot + TAGS] = tagsOf(this.originTable.acquire(rec.origin), ctype)
+    this.words[W * slot + ORIGIN] = this.originTable.acquire(rec.origin)
+    this.words[W * slot + CTYPE] = rec.contentType === undefined ? 0 : this.ctypeTable.acquire(rec.contentType) + 1
     if (rec.value !== null) {
       this.live++
       this.liveBytes += this.keyBytes(rec.key) + rec.value.length
@@ -512,8 +519,8 @@ export class MemoryStore {
     } else {
       this.markers--
     }
-    this.originTable.release(originOf(this.meta[M * slot + TAGS]))
-    if (ctypeOf(this.meta[M * slot + TAGS]) !== NONE) this.ctypeTable.release(ctypeOf(this.meta[M * slot + TAGS]))
+    this.originTable.release(this.words[W * slot + ORIGIN])
+    if (this.words[W * slot + CTYPE] !== 0) this.ctypeTable.release(this.words[W * slot + CTYPE] - 1)
     this.setValue(slot, null)
   }
 
@@ -527,16 +534,18 @@ export class MemoryStore {
 
   private toggleDigest (slot: number): void {
     const kh = this.keyHash(this.keyAt(slot)!)
-    const oh = this.originTable.hashes[originOf(this.meta[M * slot + TAGS])]
+    const oh = this.originTable.hashes[this.words[W * slot + ORIGIN]]
     const b = bucketOf(kh) * 2
-    this.digests[b] ^= recordLane(kh, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], oh, 0)
-    this.digests[b + 1] ^= recordLane(kh, this.meta[M * slot + WALL], this.meta[M * slot + COUNTER], oh, 1)
+    this.digests[b] ^= recordLane(kh, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], oh, 0)
+    this.digests[b + 1] ^= recordLane(kh, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], oh, 1)
   }
 
   private grow (capacity: number): void {
     const meta = new Float64Array(capacity * M)
-    meta.set(this.meta)
+    const words = new Uint32Array(meta.buffer)
+    words.set(this.words) // bit for bit: some doubles hold integer fields
     this.meta = meta
+    this.words = words
     this.capacity = capacity
   }
 

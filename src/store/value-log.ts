@@ -95,9 +95,9 @@ export class ValueLog {
   /** A view of the `length` bytes under `handle` (not a copy: the bytes never change). */
   read (handle: number, length: number): Uint8Array {
     const s = Math.floor(handle / SLAB_BYTES)
-    const slab = this.bytes[s]!
     this.viewed[s] = true
-    return new Uint8Array(slab.buffer, slab.byteOffset + handle - s * SLAB_BYTES + HEADER, length)
+    // A slab is a whole buffer of its own (`byteOffset` 0).
+    return new Uint8Array(this.bytes[s]!.buffer, handle - s * SLAB_BYTES + HEADER, length)
   }
 
   /** The record under `handle` is dead. May evacuate its slab (calling `onMove` for others). */

@@ -834,6 +834,28 @@ test('clear() after the store grew past its first 1024 slots must not throw', ()
   assert.is(text(store.get('k2999')?.value), 'again')
 })
 
+test('growing the store keeps every field of every entry exactly (counters up to 2^32-1, origins, content types, lengths)', () => {
+  const { store } = makeStore()
+  const n = 5000 // the store starts with 1024 slots: this grows it three times
+  const expect = (i: number): StoreRecord => ({
+    key: `k${i}`,
+    value: new TextEncoder().encode('v'.repeat(i % 300)),
+    expiresAt: 1_000_000 + i,
+    wall: 1_700_000_000_000 + i,
+    counter: 0xffffffff - i,
+    origin: `origin-${i % 97}`,
+    contentType: i % 3 === 0 ? undefined : `type/${i % 7}`,
+    guardUntil: 0
+  })
+  for (let i = 0; i < n; i++) assert.is(store.apply(expect(i)).status, 'applied')
+  for (let i = 0; i < n; i++) {
+    const want = expect(i)
+    const got = store.record(want.key)
+    assert.equal(plain(got), plain(want), want.key)
+    assert.is(store.get(want.key)?.version, `${want.wall}.${want.counter}`)
+  }
+})
+
 test('an older version outliving a delete marker must extend it (no resurrection)', () => {
   // A tombstone arrives before the older write it deletes (gossip reordering,
   // or a partitioned writer). The older write outlives the marker's horizon.
