@@ -1,12 +1,14 @@
 /**
  * The published package works for a consumer: build, `npm pack`, install the
  * tarball into a fresh app, and import `repram` (and `repram/http`) from it
- * in a real process that starts two nodes and replicates a value.
+ * in a real process that starts two nodes and replicates a value. The build
+ * starts from an empty `dist/`: output of a module since removed from `src/`
+ * must not be published.
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile, readdir } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,10 +23,22 @@ test.after(async () => { if (dir !== '') await rm(dir, { recursive: true, force:
 
 test('npm pack -> npm install -> import { RepramNode } from "repram" works in a consumer app', async () => {
   dir = await mkdtemp(join(tmpdir(), 'repram-consumer-'))
+  // what an earlier build of a module since removed would have left behind
+  await mkdir(join(root, 'dist', 'removed'), { recursive: true })
+  await writeFile(join(root, 'dist', 'removed', 'module.js'), 'export {}\n')
   await run('npm', ['run', 'build'], { cwd: root, timeout: 120_000 })
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, timeout: 120_000 })
-  const tarball = stdout.trim().split('\n').pop()!
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: root, timeout: 120_000 })
+  const [{ filename: tarball, files }] = JSON.parse(stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
   assert.ok((await readdir(dir)).includes(tarball), `tarball ${tarball} written`)
+  // every packed module is the build of a source file that exists now
+  const modules = files.map(f => f.path).filter(p => p.endsWith('.js'))
+  assert.ok(modules.includes('dist/index.js'), 'dist/index.js packed')
+  for (const path of modules) {
+    assert.ok(path.startsWith('dist/'), `${path} is build output`)
+    await access(join(root, 'src', path.slice('dist/'.length).replace(/\.js$/, '.ts'))).catch(() => {
+      assert.unreachable(`${path} is packed but src has no ${path.slice('dist/'.length).replace(/\.js$/, '.ts')}`)
+    })
+  }
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }))
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball)], { cwd: dir, timeout: 240_000 })
   await writeFile(join(dir, 'app.mjs'), `
