@@ -266,8 +266,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     if (result.status === 'full') throw new StoreFullError(`cannot store "${key}": the store is full`)
     // From here on the record carries the store's own copy of the bytes:
     // whatever the caller does to `value` later, gossip sends what was stored.
-    rec.value = this.store.valueOf(key)!
-    rec.guardUntil = this.store.guardOf(key)
+    const held = this.store.record(key)!
+    rec.value = held.value
+    rec.guardUntil = held.guardUntil
     this.counters.putsLocal++
 
     const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }

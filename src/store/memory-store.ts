@@ -231,12 +231,6 @@ export class MemoryStore {
     return slot === undefined ? undefined : this.valueAt(slot) ?? undefined
   }
 
-  /** The guard (`guardUntil`) held for `key`, 0 when none. */
-  guardOf (key: string): number {
-    const slot = this.slotOf(key)
-    return slot === undefined ? 0 : this.meta[M * slot + GUARD]
-  }
-
   /** Whether `key` has a live value. */
   has (key: string): boolean {
     const slot = this.slotOf(key)

@@ -132,7 +132,7 @@ export class ValueLog {
       this.allocated++
     }
     this.bytes[s] = bytes
-    this.words[s] = new Uint32Array(bytes.buffer, bytes.byteOffset, SLAB_BYTES / 4)
+    this.words[s] = new Uint32Array(bytes.buffer) // a slab is a whole buffer of its own
     this.live[s] = 0
     this.used[s] = 0
     this.viewed[s] = false

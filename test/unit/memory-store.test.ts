@@ -1012,7 +1012,7 @@ test('the store keeps its own copy of every value: changing or dropping the arra
     assert.equal(store.valueOf(`c${n}`), held)
   }
   assert.is(store.valueOf('absent'), undefined)
-  assert.is(store.guardOf('absent'), 0)
+  assert.is(store.record('absent'), undefined)
 })
 
 test.run()
