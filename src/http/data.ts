@@ -114,20 +114,22 @@ export function getData (ctx: RequestContext): void | Promise<void> {
 function sendEntry ({ node, res, headers }: RequestContext, entry: Entry | undefined): void {
   if (entry === undefined) throw new HttpError('KeyNotFoundError', 'no live entry under this key')
   const now = node.config.clock()
-  res.writeHead(200, {
-    ...headers,
-    'Content-Type': servedType(entry.contentType),
-    'Content-Length': entry.value.byteLength,
-    'Cache-Control': 'no-store',
+  // As a flat list: Node takes it without walking an object's keys (the hot path of a GET).
+  const list: Array<string | number> = [
+    'Content-Type', servedType(entry.contentType),
+    'Content-Length', entry.value.byteLength,
+    'Cache-Control', 'no-store',
     // stored values are untrusted: never let a browser run them as a page of this origin
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; sandbox",
-    'X-Created-At': isoTime(entry.createdAt),
-    'X-Expires-At': isoTime(entry.expiresAt),
-    'X-Original-TTL': String(Math.round((entry.expiresAt - entry.createdAt) / 1000)),
-    'X-Remaining-TTL': String(Math.max(0, Math.floor((entry.expiresAt - now) / 1000))),
-    'X-Version': entry.version
-  })
+    'X-Content-Type-Options', 'nosniff',
+    'Content-Security-Policy', "default-src 'none'; sandbox",
+    'X-Created-At', isoTime(entry.createdAt),
+    'X-Expires-At', isoTime(entry.expiresAt),
+    'X-Original-TTL', String(Math.round((entry.expiresAt - entry.createdAt) / 1000)),
+    'X-Remaining-TTL', String(Math.max(0, Math.floor((entry.expiresAt - now) / 1000))),
+    'X-Version', entry.version
+  ]
+  for (const name in headers) list.push(name, headers[name] as string)
+  res.writeHead(200, list)
   // for HEAD, Node sends the headers (Content-Length included) and drops the body
   res.end(entry.value)
 }

@@ -6,6 +6,7 @@
  * The request target is split at `?` by hand rather than read with
  * `new URL(target, base)`, which would take `//host/...` for another host.
  */
+import { performance } from 'node:perf_hooks'
 import { logger } from '@libp2p/logger'
 import { RequestContext } from './context.ts'
 import { corsHeaders, preflightHeaders } from './cors.ts'
@@ -14,7 +15,7 @@ import { HttpMetrics } from './metrics.ts'
 import { resolveHttpOptions } from './options.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { sendError } from './respond.ts'
-import { allowedMethods, matchRoute } from './routes.ts'
+import { allowedMethods, handlerOf, matchRoute } from './routes.ts'
 import type { Route } from './routes.ts'
 import type { HttpHandler, HttpNode, HttpOptions } from './index.ts'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -38,8 +39,7 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
       }
     }
     if (route === undefined) throw new HttpError('NotFoundError', 'no such endpoint')
-    const { methods } = route
-    const handle = Object.hasOwn(methods, method) ? methods[method] : method === 'HEAD' ? methods.GET : undefined
+    const handle = handlerOf(route, method)
     if (handle !== undefined) return handle(ctx)
     const allowed = allowedMethods(route)
     if (method === 'OPTIONS') {

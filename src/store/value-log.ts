@@ -48,6 +48,8 @@ export class ValueLog {
   /** Per slab index: its bytes, a 32-bit view of them (headers), live bytes, bytes used; `undefined` when dropped. */
   private readonly bytes: Array<Uint8Array | undefined> = []
   private readonly words: Array<Uint32Array | undefined> = []
+  /** Per slab index: its `ArrayBuffer` (reading `.buffer` of a typed array is a call into the runtime). */
+  private readonly buffers: Array<ArrayBuffer | undefined> = []
   private readonly live: number[] = []
   private readonly used: number[] = []
   /** Per slab index: whether a view of it was ever handed out (then it is never reused). */
@@ -97,7 +99,7 @@ export class ValueLog {
     const s = Math.floor(handle / SLAB_BYTES)
     this.viewed[s] = true
     // A slab is a whole buffer of its own (`byteOffset` 0).
-    return new Uint8Array(this.bytes[s]!.buffer, handle - s * SLAB_BYTES + HEADER, length)
+    return new Uint8Array(this.buffers[s]!, handle - s * SLAB_BYTES + HEADER, length)
   }
 
   /** The record under `handle` is dead. May evacuate its slab (calling `onMove` for others). */
@@ -114,6 +116,7 @@ export class ValueLog {
   clear (): void {
     this.bytes.length = 0
     this.words.length = 0
+    this.buffers.length = 0
     this.live.length = 0
     this.used.length = 0
     this.viewed.length = 0
@@ -132,6 +135,7 @@ export class ValueLog {
       this.allocated++
     }
     this.bytes[s] = bytes
+    this.buffers[s] = bytes.buffer as ArrayBuffer
     this.words[s] = new Uint32Array(bytes.buffer) // a slab is a whole buffer of its own
     this.live[s] = 0
     this.used[s] = 0
@@ -168,6 +172,7 @@ export class ValueLog {
     if (reuse && !this.viewed[s] && this.pool.length < POOL_SLABS) this.pool.push(this.bytes[s]!)
     this.bytes[s] = undefined
     this.words[s] = undefined
+    this.buffers[s] = undefined
     this.live[s] = 0
     this.used[s] = 0
     this.freeIds.push(s)
