@@ -14,7 +14,7 @@ import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, resolveConfig } from './config.ts'
 import { MemoryStore } from './store/memory-store.ts'
-import { HybridClock, formatVersion } from './store/hlc.ts'
+import { HybridClock, formatVersion, versionCounter } from './store/hlc.ts'
 import { GossipReplicator } from './replication/gossip.ts'
 import { SyncProtocol } from './replication/sync.ts'
 import { newCounters } from './replication/counters.ts'
@@ -306,6 +306,20 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.requireRunning()
     validateKey(key, this.config.maxKeyBytes)
     return this.store.get(key)
+  }
+
+  /**
+   * Whether `entry`, as {@link get} returned it, is still what `get` would
+   * return for its key: the same version, not expired. It builds nothing (no
+   * view of the value, no version text), so re-checking a kept entry costs a
+   * fraction of reading it again; the HTTP adapter answers repeated reads of
+   * a key this way. Only the key, `createdAt`, `version` and `origin` are
+   * compared.
+   */
+  isCurrent (entry: Entry): boolean {
+    this.requireRunning()
+    const counter = versionCounter(entry.version)
+    return counter >= 0 && this.store.isCurrent(entry.key, entry.createdAt, counter, entry.origin)
   }
 
   /**

@@ -47,6 +47,24 @@ export function parseVersion (text: string): { wall: number, counter: number } |
   return Number.isSafeInteger(wall) && counter <= MAX_COUNTER ? { wall, counter } : undefined
 }
 
+/**
+ * The counter of a version text as {@link formatVersion} writes it, or -1
+ * when `text` is not one. No regular expression and no allocation: for
+ * re-checking an entry on a hot path.
+ */
+export function versionCounter (text: string): number {
+  const dot = text.lastIndexOf('.')
+  // at most 10 digits: MAX_COUNTER has 10
+  if (dot < 1 || dot === text.length - 1 || text.length - dot > 11) return -1
+  let counter = 0
+  for (let i = dot + 1; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return -1
+    counter = counter * 10 + digit
+  }
+  return counter <= MAX_COUNTER ? counter : -1
+}
+
 /** Largest counter before the clock borrows the next millisecond. */
 const MAX_COUNTER = 0xffffffff
 

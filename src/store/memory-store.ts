@@ -225,6 +225,19 @@ export class MemoryStore {
     }
   }
 
+  /**
+   * Whether the live value under `key` is still the version `(wall,
+   * counter, origin)` and unexpired, i.e. `get` would return that version.
+   * Builds nothing (no view of the value, no version text): a cheap
+   * re-check of an entry a caller kept from an earlier `get`.
+   */
+  isCurrent (key: string, wall: number, counter: number, origin: string): boolean {
+    const slot = this.slotOf(key)
+    return slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > this.now() &&
+      this.meta[M * slot + WALL] === wall && this.words[W * slot + COUNTER] === counter &&
+      this.originTable.get(this.words[W * slot + ORIGIN]) === origin
+  }
+
   /** The bytes held for `key` (live or not yet swept), or undefined; cheaper than `get` when only they are needed. */
   valueOf (key: string): Uint8Array | undefined {
     const slot = this.slotOf(key)

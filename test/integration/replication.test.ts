@@ -192,6 +192,23 @@ test('getSync answers what get answers, at once', async () => {
   assert.is(b.getSync('never-written'), undefined)
 })
 
+test('isCurrent: an entry kept from get stays current until a newer write or a delete reaches the node', async () => {
+  const [a, b] = nodes
+  await a.put('kept', 'first', { ttl: 60_000 })
+  const first = await waitFor(async () => b.getSync('kept'), { message: 'kept to replicate' })
+  assert.ok(b.isCurrent(first))
+  assert.not.ok(b.isCurrent({ ...first, version: first.version + '1' }), 'another version')
+  assert.not.ok(b.isCurrent({ ...first, origin: b.peerId }), 'another writer')
+  const second = await a.put('kept', 'second', { ttl: 60_000 })
+  await waitFor(async () => b.getSync('kept')?.version === second.version, { message: 'the overwrite to replicate' })
+  assert.not.ok(b.isCurrent(first), 'overwritten')
+  const latest = b.getSync('kept')!
+  assert.ok(b.isCurrent(latest))
+  await a.delete('kept')
+  await waitFor(async () => b.getSync('kept') === undefined, { message: 'the delete to replicate' })
+  assert.not.ok(b.isCurrent(latest), 'deleted')
+})
+
 test('bad input is refused with named errors and changes nothing', async () => {
   const [a] = nodes
   const before = a.stats().entries
@@ -231,6 +248,7 @@ test('calls before start() throw NotStartedError; start and stop are idempotent'
   try { await node.put('k', 'v'); assert.unreachable() } catch (err: any) { assert.is(err.name, 'NotStartedError') }
   assert.throws(() => node.peerId, (err: Error) => err.name === 'NotStartedError')
   assert.throws(() => node.getSync('k'), (err: Error) => err.name === 'NotStartedError')
+  assert.throws(() => node.isCurrent({ key: 'k', value: new Uint8Array(0), expiresAt: 1, createdAt: 0, version: '0.0', origin: 'A' }), (err: Error) => err.name === 'NotStartedError')
   await Promise.all([node.start(), node.start()])
   assert.ok(node.peerId.length > 10)
   assert.ok(node.multiaddrs.every(a => a.endsWith(`/p2p/${node.peerId}`)))

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { HybridClock, compareVersions, formatVersion, parseVersion } from '../../src/store/hlc.ts'
+import { HybridClock, compareVersions, formatVersion, parseVersion, versionCounter } from '../../src/store/hlc.ts'
 import { prng, randInt, shuffled } from './helpers.ts'
 
 type Stamp = { wall: number, counter: number }
@@ -192,6 +192,18 @@ test('parseVersion rejects malformed text with undefined', () => {
     '99999999999999999.0'
   ]
   for (const text of bad) assert.is(parseVersion(text), undefined, JSON.stringify(text))
+})
+
+test('versionCounter: the counter of what formatVersion writes, -1 for text that has none', () => {
+  const rand = prng(11)
+  for (let i = 0; i < 1000; i++) {
+    const wall = 1_700_000_000_000 + randInt(rand, 1e9)
+    const counter = i < 10 ? [0, 9, 10, 99999, MAX_COUNTER][i % 5] : randInt(rand, MAX_COUNTER + 1)
+    assert.is(versionCounter(formatVersion(wall, counter)), counter)
+  }
+  for (const text of ['', '1', '1.', '.1', '.', '1.-1', '1.a', '1.0 ', '1.1e3', '1.4294967296', '1.12345678901', '1.٠']) {
+    assert.is(versionCounter(text), -1, JSON.stringify(text))
+  }
 })
 
 test.run()

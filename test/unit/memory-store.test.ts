@@ -93,6 +93,32 @@ test('missing keys: get undefined, has false, record undefined', () => {
   assert.is(store.get('A'), undefined, 'keys are case-sensitive')
 })
 
+test('isCurrent: true for exactly the version get returns, false once it is overwritten, deleted or expired', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v1', { wall: 1000, counter: 3, origin: 'peerA', expiresAt: 5000 }))
+  assert.ok(store.isCurrent('k', 1000, 3, 'peerA'))
+  // any other version, or another key, is not current
+  assert.not.ok(store.isCurrent('k', 1000, 4, 'peerA'))
+  assert.not.ok(store.isCurrent('k', 1001, 3, 'peerA'))
+  assert.not.ok(store.isCurrent('k', 1000, 3, 'peerB'), 'same clock reading, another writer')
+  assert.not.ok(store.isCurrent('other', 1000, 3, 'peerA'))
+
+  store.apply(put('k', 'v2', { wall: 1000, counter: 4, origin: 'peerA', expiresAt: 5000 }))
+  assert.not.ok(store.isCurrent('k', 1000, 3, 'peerA'), 'overwritten')
+  assert.ok(store.isCurrent('k', 1000, 4, 'peerA'))
+
+  now = 4999
+  assert.ok(store.isCurrent('k', 1000, 4, 'peerA'))
+  now = 5000
+  assert.not.ok(store.isCurrent('k', 1000, 4, 'peerA'), 'expired, even before the sweep')
+
+  now = 0
+  store.apply(put('d', 'v', { wall: 1000, counter: 0, origin: 'peerA', expiresAt: 5000 }))
+  store.apply(del('d', { wall: 1001, counter: 0, origin: 'peerA', expiresAt: 5000 }))
+  assert.not.ok(store.isCurrent('d', 1000, 0, 'peerA'), 'deleted')
+  assert.not.ok(store.isCurrent('d', 1001, 0, 'peerA'), 'a marker is no value')
+})
+
 test('an entry without content type has contentType undefined', () => {
   const { store } = makeStore()
   store.apply(put('k', 'v'))
