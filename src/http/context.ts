@@ -6,6 +6,7 @@
  * measurable share of a small GET).
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { AnswerCache } from './answers.ts'
 import type { HttpNode } from './index.ts'
 import type { HttpMetrics } from './metrics.ts'
 import type { ResolvedHttpOptions } from './options.ts'
@@ -20,6 +21,8 @@ export class RequestContext implements Reply {
   readonly node: HttpNode
   readonly options: ResolvedHttpOptions
   readonly metrics: HttpMetrics
+  /** GET answers kept for keys read again (one cache per handler). */
+  readonly answers: AnswerCache
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly headers: Readonly<OutgoingHttpHeaders>
@@ -29,11 +32,12 @@ export class RequestContext implements Reply {
   #query?: URLSearchParams
   #controller?: AbortController
 
-  constructor (node: HttpNode, options: ResolvedHttpOptions, metrics: HttpMetrics, req: IncomingMessage, res: ServerResponse,
+  constructor (node: HttpNode, options: ResolvedHttpOptions, metrics: HttpMetrics, answers: AnswerCache, req: IncomingMessage, res: ServerResponse,
     headers: Readonly<OutgoingHttpHeaders>, param: string, rawQuery: string) {
     this.node = node
     this.options = options
     this.metrics = metrics
+    this.answers = answers
     this.req = req
     this.res = res
     this.headers = headers

@@ -7,9 +7,11 @@ import { InvalidKeyError, InvalidTtlError } from '../errors.ts'
 import { readBody } from './body.ts'
 import { HttpError } from './errors.ts'
 import { isoTime, msToSeconds, sendJson } from './respond.ts'
+import type { KeptAnswer } from './answers.ts'
 import type { RequestContext } from './context.ts'
 import type { HttpNode } from './index.ts'
 import type { Entry, PutReceipt } from '../types.ts'
+import type { OutgoingHttpHeaders } from 'node:http'
 
 /** Percent-decodes the captured key; a malformed escape is an invalid key. */
 export function decodeKey (raw: string): string {
@@ -101,7 +103,16 @@ function servedType (contentType: string | undefined): string {
 }
 
 export function getData (ctx: RequestContext): void | Promise<void> {
-  const { node, param } = ctx
+  const { node, param, answers } = ctx
+  const kept = answers.get(param)
+  if (kept !== undefined) {
+    // kept only for nodes with isCurrent
+    if (node.isCurrent!(kept.entry)) {
+      sendEntry(ctx, kept.entry, kept)
+      return
+    }
+    answers.forget(param)
+  }
   const key = decodeKey(param)
   // no signal: the read completes before anything could abort it
   if (node.getSync !== undefined) {
@@ -111,10 +122,25 @@ export function getData (ctx: RequestContext): void | Promise<void> {
   return node.get(key).then(entry => { sendEntry(ctx, entry) })
 }
 
-function sendEntry ({ node, res, headers }: RequestContext, entry: Entry | undefined): void {
+/** Answers with `entry`; `kept` is its kept answer, whose headers are sent again when still exact. */
+function sendEntry (ctx: RequestContext, entry: Entry | undefined, kept?: KeptAnswer): void {
   if (entry === undefined) throw new HttpError('KeyNotFoundError', 'no live entry under this key')
-  const now = node.config.clock()
-  // As a flat list: Node takes it without walking an object's keys (the hot path of a GET).
+  const { node, res, headers } = ctx
+  const remaining = Math.max(0, Math.floor((entry.expiresAt - node.config.clock()) / 1000))
+  let list: ReadonlyArray<string | number>
+  if (kept !== undefined && kept.remaining === remaining && kept.cors === headers) {
+    list = kept.headers
+  } else {
+    list = entryHeaders(entry, remaining, headers)
+    if (node.isCurrent !== undefined) ctx.answers.keep(ctx.param, { entry, cors: headers, remaining, headers: list })
+  }
+  res.writeHead(200, list as Array<string | number>)
+  // for HEAD, Node sends the headers (Content-Length included) and drops the body
+  res.end(entry.value)
+}
+
+/** The headers of a GET answer, as a flat list: Node takes it without walking an object's keys (the hot path of a GET). */
+function entryHeaders (entry: Entry, remaining: number, cors: Readonly<OutgoingHttpHeaders>): Array<string | number> {
   const list: Array<string | number> = [
     'Content-Type', servedType(entry.contentType),
     'Content-Length', entry.value.byteLength,
@@ -125,13 +151,11 @@ function sendEntry ({ node, res, headers }: RequestContext, entry: Entry | undef
     'X-Created-At', isoTime(entry.createdAt),
     'X-Expires-At', isoTime(entry.expiresAt),
     'X-Original-TTL', String(Math.round((entry.expiresAt - entry.createdAt) / 1000)),
-    'X-Remaining-TTL', String(Math.max(0, Math.floor((entry.expiresAt - now) / 1000))),
+    'X-Remaining-TTL', String(remaining),
     'X-Version', entry.version
   ]
-  for (const name in headers) list.push(name, headers[name] as string)
-  res.writeHead(200, list)
-  // for HEAD, Node sends the headers (Content-Length included) and drops the body
-  res.end(entry.value)
+  for (const name in cors) list.push(name, cors[name] as string)
+  return list
 }
 
 export async function deleteData ({ node, res, headers, param }: RequestContext): Promise<void> {

@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { logger } from '@libp2p/logger'
+import { AnswerCache } from './answers.ts'
 import { RequestContext } from './context.ts'
 import { corsHeaders, preflightHeaders } from './cors.ts'
 import { HttpError, isKnownError } from './errors.ts'
@@ -27,6 +28,7 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
   const options = resolveHttpOptions(node, init)
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit)
   const metrics = new HttpMetrics(node)
+  const answers = new AnswerCache()
   const cors = corsHeaders(options.cors)
 
   /** Runs the route's handler for `method`, or answers a preflight; throws the error to answer otherwise (rate limit, no route, wrong method). */
@@ -75,7 +77,7 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
     const method = req.method ?? 'GET'
     const route = match?.route
     const routeName = route?.name ?? 'unmatched'
-    const ctx = new RequestContext(node, options, metrics, req, res, cors(req), match?.param ?? '', q === -1 ? '' : target.slice(q + 1))
+    const ctx = new RequestContext(node, options, metrics, answers, req, res, cors(req), match?.param ?? '', q === -1 ? '' : target.slice(q + 1))
     // Counted once the route's handler is done (for a watch stream: once it
     // ended). A request whose client left before the answer went out counts
     // as aborted; a stream's client leaving is how a stream ends.

@@ -1,0 +1,128 @@
+/**
+ * GET answers kept for keys read again (src/http/answers.ts), on a real node
+ * and server with an injected clock: a kept answer is sent again only while
+ * the entry is current, and its TTL headers follow the clock.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startHttpServer } from '../../src/http/index.ts'
+import { serveNode, type Served } from './helpers.ts'
+
+let now = Date.now()
+let s: Served
+let checks = 0
+
+test.before(async () => {
+  s = await serveNode({ clock: () => now, defaultTtl: 60_000, minTtl: 1000 }, { cors: '*' })
+  // count the re-checks the adapter makes of kept answers
+  const isCurrent = s.node.isCurrent.bind(s.node)
+  s.node.isCurrent = entry => { checks++; return isCurrent(entry) }
+})
+test.after(async () => { await s?.stop() })
+
+const get = async (key: string, init?: RequestInit): Promise<Response> => fetch(`${s.url}/v1/data/${encodeURIComponent(key)}`, init)
+const put = async (key: string, body: string, ttlSeconds = 60): Promise<Response> =>
+  fetch(`${s.url}/v1/data/${encodeURIComponent(key)}`, { method: 'PUT', headers: { 'X-TTL': String(ttlSeconds), 'Content-Type': 'text/plain' }, body })
+
+/** Headers Node sets per response or connection, not per answer. */
+const TRANSPORT = new Set(['date', 'connection', 'keep-alive'])
+
+/** The headers of an answer, as a test compares them. */
+function headersOf (res: Response): Record<string, string> {
+  const out: Record<string, string> = {}
+  res.headers.forEach((value, name) => { if (!TRANSPORT.has(name)) out[name] = value })
+  return out
+}
+
+test('a key read again is answered the same, after one cheap re-check instead of a read', async () => {
+  await put('board/a', 'first')
+  const one = await get('board/a')
+  const before = checks
+  const two = await get('board/a')
+  assert.is(checks, before + 1, 'the kept answer was re-checked once')
+  assert.is(await one.text(), 'first')
+  assert.is(await two.text(), 'first')
+  assert.equal(headersOf(two), headersOf(one))
+  const head = await get('board/a', { method: 'HEAD' })
+  assert.is(head.status, 200)
+  assert.is(await head.text(), '')
+  assert.equal(headersOf(head), headersOf(one))
+})
+
+test('an overwrite, a delete or the expiry is seen at once: a stale kept answer is never sent', async () => {
+  await put('drop', 'v1')
+  assert.is(await (await get('drop')).text(), 'v1')
+  assert.is(await (await get('drop')).text(), 'v1')
+
+  const written = await (await put('drop', 'v2')).json() as { version: string }
+  const after = await get('drop')
+  assert.is(await after.text(), 'v2')
+  assert.is(after.headers.get('x-version'), written.version)
+  assert.is(await (await get('drop')).text(), 'v2')
+
+  assert.is((await fetch(`${s.url}/v1/data/drop`, { method: 'DELETE' })).status, 204)
+  assert.is((await get('drop')).status, 404)
+
+  await put('drop', 'v3', 5)
+  assert.is(await (await get('drop')).text(), 'v3')
+  now += 5000
+  assert.is((await get('drop')).status, 404, 'expired: the clock passed expiresAt')
+})
+
+test('X-Remaining-TTL follows the clock while the rest of a kept answer stays', async () => {
+  await put('ticking', 'tick', 100)
+  const first = await get('ticking')
+  assert.is(first.headers.get('x-remaining-ttl'), '100')
+  now += 1500
+  const later = await get('ticking')
+  assert.is(later.headers.get('x-remaining-ttl'), '98')
+  const { 'x-remaining-ttl': _a, ...restFirst } = headersOf(first)
+  const { 'x-remaining-ttl': _b, ...restLater } = headersOf(later)
+  assert.equal(restLater, restFirst)
+  assert.is(await later.text(), 'tick')
+})
+
+test('keys spelled differently in the path are the same entry, each answered correctly', async () => {
+  await put('a b/c', 'spaced')
+  for (const path of ['a%20b%2Fc', 'a%20b/c', 'a b/c'.replace(' ', '%20')]) {
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${s.url}/v1/data/${path}`)
+      assert.is(res.status, 200, path)
+      assert.is(await res.text(), 'spaced', path)
+    }
+  }
+  await put('a b/c', 'changed')
+  assert.is(await (await fetch(`${s.url}/v1/data/a%20b/c`)).text(), 'changed')
+})
+
+test('the CORS headers are those of each request, not of the one whose answer was kept', async () => {
+  const http = await startHttpServer(s.node, { rateLimit: false, cors: ['http://a.example', 'http://b.example'] })
+  try {
+    await put('shared', 'x')
+    const read = async (origin?: string): Promise<string | null> => {
+      const res = await fetch(`${http.url}/v1/data/shared`, { headers: origin === undefined ? {} : { Origin: origin } })
+      assert.is(await res.text(), 'x')
+      return res.headers.get('access-control-allow-origin')
+    }
+    assert.is(await read('http://a.example'), 'http://a.example')
+    assert.is(await read('http://b.example'), 'http://b.example')
+    assert.is(await read('http://evil.example'), null)
+    assert.is(await read(), null)
+    assert.is(await read('http://a.example'), 'http://a.example')
+  } finally {
+    await http.close()
+  }
+})
+
+test('many keys read in turn: every answer right, whatever the cache holds', async () => {
+  const n = 300 // more than the cache keeps
+  for (let i = 0; i < n; i++) await put(`many/${i}`, `value ${i}`)
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < n; i++) {
+      const res = await get(`many/${i}`)
+      assert.is(await res.text(), `value ${i}`)
+    }
+  }
+})
+
+test.run()
