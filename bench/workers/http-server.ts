@@ -8,7 +8,10 @@
  *   the very bytes (status, headers, body) the REPRAM server answered a
  *   sample request with: the floor any handler pays to Node's HTTP stack.
  *
- * Commands: info -> { repram, bare (base URLs), get, put (request to load with) },
+ * The node holds the key that GET reads, and `MANY_KEYS` more (`bench/many/<i>`,
+ * values of the same size) for reads spread over many keys.
+ *
+ * Commands: info -> { repram, bare (base URLs), get, many, put (requests to load with) },
  * cpu -> CPU time used so far (µs), stop.
  */
 import { createServer, type OutgoingHttpHeaders, type Server } from 'node:http'
@@ -20,6 +23,7 @@ import { makeValue } from '../lib/stats.ts'
 const GET_KEY = 'bench/get'
 const PUT_KEY = 'bench/put'
 const VALUE_BYTES = 256
+const MANY_KEYS = 10_000
 const PUT_HEADERS = { 'Content-Type': 'application/octet-stream', 'X-TTL': '60' }
 
 /** Headers Node writes itself; the replay must not send them twice. */
@@ -36,6 +40,7 @@ async function record (res: Response): Promise<Recorded> {
 const node = await startRepramNode()
 const repram = await startHttpServer(node, { rateLimit: false })
 await node.put(GET_KEY, makeValue(VALUE_BYTES), { ttl: 3_600_000, contentType: 'application/octet-stream' })
+for (let i = 0; i < MANY_KEYS; i++) await node.put(`bench/many/${i}`, makeValue(VALUE_BYTES, i), { ttl: 3_600_000, contentType: 'application/octet-stream' })
 const get = await record(await fetch(`${repram.url}/v1/data/${encodeURIComponent(GET_KEY)}`))
 const put = await record(await fetch(`${repram.url}/v1/data/${encodeURIComponent(PUT_KEY)}`, { method: 'PUT', headers: PUT_HEADERS, body: makeValue(VALUE_BYTES) }))
 if (get.status !== 200 || get.body.length !== VALUE_BYTES) throw new Error(`GET answered ${get.status} with ${get.body.length} bytes`)
@@ -62,6 +67,7 @@ serveCommands({
     repram: repram.url,
     bare: `http://127.0.0.1:${address.port}`,
     get: { path: `/v1/data/${encodeURIComponent(GET_KEY)}`, responseBytes: get.body.length },
+    many: { prefix: `/v1/data/${encodeURIComponent('bench/many/')}`, count: MANY_KEYS },
     put: { path: `/v1/data/${encodeURIComponent(PUT_KEY)}`, headers: PUT_HEADERS, body: Buffer.from(makeValue(VALUE_BYTES)).toString('base64') }
   }),
   /** CPU time this process has used, µs (to compare the servers' cost per request). */

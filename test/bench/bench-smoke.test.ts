@@ -24,7 +24,7 @@ const EXPECTED_IDS = [
   ...REPLICATION_IDS.map(id => `replication.${id}`),
   ...REPLICATION_IDS.map(id => `replication-processes.${id}`),
   'sync.join', 'sync.in-sync-round',
-  'http.get', 'http.put'
+  'http.get', 'http.get-many', 'http.put'
 ]
 
 interface Run { code: number | null, stdout: string, stderr: string }
