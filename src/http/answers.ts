@@ -19,16 +19,21 @@
  * Keyed by the key as the path spells it (still percent-encoded): a hit also
  * skips decoding it. Answers are kept only for nodes that offer `isCurrent`.
  *
- * Bounded: at most `MAX_KEPT` keys; when full, the map starts over (no
- * recency bookkeeping on the hot path). A kept entry's value is a view of
- * the store's memory and keeps its 64 KiB slab alive, so at most `MAX_KEPT`
- * slabs (8 MiB) outlive their values because of this cache.
+ * Bounded: at most `MAX_KEPT` keys, and at most `MAX_PINNED_BYTES` of
+ * memory kept alive. A kept entry's value keeps the buffer it is a view of
+ * alive (a 64 KiB log slab for a small value, the value's own array for a
+ * large one), even once the key has moved on; each answer counts its whole
+ * buffer. When either bound would be crossed the map starts over (no
+ * recency bookkeeping on the hot path); a value whose buffer alone is over
+ * the byte bound is not kept.
  */
 import type { OutgoingHttpHeaders } from 'node:http'
 import type { Entry } from '../types.ts'
 
 /** Most keys whose answers are kept. */
 export const MAX_KEPT = 128
+/** Most bytes of buffers that kept answers may hold on to. */
+export const MAX_PINNED_BYTES = 8 * 1024 * 1024
 
 export interface KeptAnswer {
   readonly entry: Entry
@@ -42,8 +47,11 @@ export interface KeptAnswer {
 
 export class AnswerCache {
   readonly #kept = new Map<string, KeptAnswer>()
+  #pinned = 0
 
   get size (): number { return this.#kept.size }
+  /** Bytes of the buffers the kept answers' values are views of (a buffer shared by several counts for each). */
+  get pinnedBytes (): number { return this.#pinned }
 
   /** The answer kept for the key spelled `rawKey` in the path, if any. It may be stale: check its entry. */
   get (rawKey: string): KeptAnswer | undefined {
@@ -51,11 +59,21 @@ export class AnswerCache {
   }
 
   keep (rawKey: string, answer: KeptAnswer): void {
-    if (this.#kept.size >= MAX_KEPT && !this.#kept.has(rawKey)) this.#kept.clear()
+    const pin = answer.entry.value.buffer.byteLength
+    this.forget(rawKey)
+    if (pin > MAX_PINNED_BYTES) return
+    if (this.#kept.size >= MAX_KEPT || this.#pinned + pin > MAX_PINNED_BYTES) {
+      this.#kept.clear()
+      this.#pinned = 0
+    }
     this.#kept.set(rawKey, answer)
+    this.#pinned += pin
   }
 
   forget (rawKey: string): void {
+    const answer = this.#kept.get(rawKey)
+    if (answer === undefined) return
     this.#kept.delete(rawKey)
+    this.#pinned -= answer.entry.value.buffer.byteLength
   }
 }
