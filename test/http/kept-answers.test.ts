@@ -125,4 +125,16 @@ test('many keys read in turn: every answer right, whatever the cache holds', asy
   }
 })
 
+// last: it stops the node
+test('once the node is stopped, a key with a kept answer answers 503 like any other', async () => {
+  await put('before-stop', 'x')
+  assert.is((await get('before-stop')).status, 200)
+  await s.node.stop()
+  for (const key of ['before-stop', 'never-read']) {
+    const res = await get(key)
+    assert.is(res.status, 503, key)
+    assert.is((await res.json() as { error: string }).error, 'NotStartedError')
+  }
+})
+
 test.run()
