@@ -19,6 +19,12 @@
  * Keyed by the key as the path spells it (still percent-encoded): a hit also
  * skips decoding it. Answers are kept only for nodes that offer `isCurrent`.
  *
+ * Admission: one fresh read in `ADMIT_EVERY` is kept. A key read over and
+ * over is kept within a few reads; reads spread over many keys mostly skip
+ * the bookkeeping, and the garbage collector the work of keeping their
+ * answers alive (keeping every fresh answer made such reads measurably
+ * slower). A kept answer that needs new headers is always kept again.
+ *
  * Bounded: at most `MAX_KEPT` keys, and at most `MAX_PINNED_BYTES` of
  * memory kept alive. A kept entry's value keeps the buffer it is a view of
  * alive (a 64 KiB log slab for a small value, the value's own array for a
@@ -34,6 +40,8 @@ import type { Entry } from '../types.ts'
 export const MAX_KEPT = 128
 /** Most bytes of buffers that kept answers may hold on to. */
 export const MAX_PINNED_BYTES = 8 * 1024 * 1024
+/** One fresh read in this many is kept (a power of two). */
+export const ADMIT_EVERY = 8
 
 export interface KeptAnswer {
   readonly entry: Entry
@@ -48,6 +56,7 @@ export interface KeptAnswer {
 export class AnswerCache {
   readonly #kept = new Map<string, KeptAnswer>()
   #pinned = 0
+  #fresh = 0
 
   get size (): number { return this.#kept.size }
   /** Bytes of the buffers the kept answers' values are views of (a buffer shared by several counts for each). */
@@ -56,6 +65,12 @@ export class AnswerCache {
   /** The answer kept for the key spelled `rawKey` in the path, if any. It may be stale: check its entry. */
   get (rawKey: string): KeptAnswer | undefined {
     return this.#kept.get(rawKey)
+  }
+
+  /** Whether to keep the answer of a fresh read (not of a kept answer rebuilt): true once in `ADMIT_EVERY` calls. */
+  admit (): boolean {
+    this.#fresh = (this.#fresh + 1) & (ADMIT_EVERY - 1)
+    return this.#fresh === 0
   }
 
   keep (rawKey: string, answer: KeptAnswer): void {

@@ -132,7 +132,9 @@ function sendEntry (ctx: RequestContext, entry: Entry | undefined, kept?: KeptAn
     list = kept.headers
   } else {
     list = entryHeaders(entry, remaining, headers)
-    if (node.isCurrent !== undefined) ctx.answers.keep(ctx.param, { entry, cors: headers, remaining, headers: list })
+    if (node.isCurrent !== undefined && (kept !== undefined || ctx.answers.admit())) {
+      ctx.answers.keep(ctx.param, { entry, cors: headers, remaining, headers: list })
+    }
   }
   res.writeHead(200, list as Array<string | number>)
   // for HEAD, Node sends the headers (Content-Length included) and drops the body

@@ -1,7 +1,7 @@
 /** The HTTP adapter's cache of GET answers: bounded, and never more than a map (checking entries is the caller's job). */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { AnswerCache, MAX_KEPT, MAX_PINNED_BYTES } from '../../src/http/answers.ts'
+import { ADMIT_EVERY, AnswerCache, MAX_KEPT, MAX_PINNED_BYTES } from '../../src/http/answers.ts'
 import type { KeptAnswer } from '../../src/http/answers.ts'
 
 /** An answer whose value is a view of a buffer of `bufferBytes`. */
@@ -55,6 +55,13 @@ test(`holds at most ${MAX_KEPT} keys: one more starts it over, a key already kep
   assert.is(cache.size, 1)
   assert.ok(cache.get('one-more'))
   assert.is(cache.get('k1'), undefined)
+})
+
+test(`admits one fresh answer in ${ADMIT_EVERY}`, () => {
+  const cache = new AnswerCache()
+  const admitted = Array.from({ length: 4 * ADMIT_EVERY }, () => cache.admit())
+  assert.is(admitted.filter(Boolean).length, 4)
+  assert.ok(admitted.slice(0, ADMIT_EVERY).includes(true), 'within the first ADMIT_EVERY reads')
 })
 
 test.run()
