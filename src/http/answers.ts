@@ -21,9 +21,9 @@
  *
  * Admission: one fresh read in `ADMIT_EVERY` is kept. A key read over and
  * over is kept within a few reads; reads spread over many keys mostly skip
- * the bookkeeping, and the garbage collector the work of keeping their
- * answers alive (keeping every fresh answer made such reads measurably
- * slower). A kept answer that needs new headers is always kept again.
+ * the bookkeeping, and the garbage collector the work of keeping answers
+ * alive that are never read again. A kept answer that needs new headers is
+ * always kept again.
  *
  * Bounded: at most `MAX_KEPT` keys, and at most `MAX_PINNED_BYTES` of
  * memory kept alive. A kept entry's value keeps the buffer it is a view of
