@@ -23,7 +23,7 @@ import { DhtRendezvous } from './discovery/dht-rendezvous.ts'
 import { createNetwork, protocolIds } from './network.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
-import { AbortError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
+import { AbortError, InvalidArgumentError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
 import type { Config, RepramNodeInit } from './config.ts'
 import type { Change, Entry, KeysOptions, NodeStats, PutOptions, PutReceipt, RepramNodeEvents, WatchOptions, AbortOptions } from './types.ts'
 import type { StoreRecord } from './store/memory-store.ts'
@@ -314,10 +314,13 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * view of the value, no version text), so re-checking a kept entry costs a
    * fraction of reading it again; the HTTP adapter answers repeated reads of
    * a key this way. Only the key, `createdAt`, `version` and `origin` are
-   * compared.
+   * compared; anything without them is refused with `InvalidArgumentError`.
    */
   isCurrent (entry: Entry): boolean {
     this.requireRunning()
+    if (typeof entry?.key !== 'string' || typeof entry.version !== 'string' || typeof entry.origin !== 'string' || typeof entry.createdAt !== 'number') {
+      throw new InvalidArgumentError('isCurrent expects an entry as get returns it (key, createdAt, version, origin)')
+    }
     const counter = versionCounter(entry.version)
     return counter >= 0 && this.store.isCurrent(entry.key, entry.createdAt, counter, entry.origin)
   }

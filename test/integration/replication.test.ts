@@ -207,6 +207,9 @@ test('isCurrent: an entry kept from get stays current until a newer write or a d
   await a.delete('kept')
   await waitFor(async () => b.getSync('kept') === undefined, { message: 'the delete to replicate' })
   assert.not.ok(b.isCurrent(latest), 'deleted')
+  for (const bad of [undefined, null, 'kept', {}, { ...latest, version: 7 }, { ...latest, createdAt: '0' }]) {
+    assert.throws(() => b.isCurrent(bad as any), (err: Error) => err.name === 'InvalidArgumentError' && /an entry as get returns it/.test(err.message), JSON.stringify(bad))
+  }
 })
 
 test('bad input is refused with named errors and changes nothing', async () => {
