@@ -73,14 +73,21 @@ function total (slices: Measured[]): Measured {
  */
 async function load (server: Worker, base: string, req: Load, run: { seconds: number } | { amount: number }): Promise<Measured> {
   const cpu0 = await server.request<number>('cpu')
-  const common = { url: base + req.path, method: req.method, headers: req.headers, body: req.body }
-  const results = req.paths === undefined
-    ? [await autocannon({ ...common, connections: CONNECTIONS, ...('amount' in run ? { amount: run.amount } : { duration: run.seconds }) })]
+  const { paths } = req
+  /** Options of one autocannon instance carrying `share` of the connections. */
+  const instance = (share: number): autocannon.Options => ({
+    url: base + req.path,
+    method: req.method,
+    headers: req.headers,
+    body: req.body,
+    ...('amount' in run ? { amount: Math.ceil(run.amount * share / CONNECTIONS) } : { duration: run.seconds })
+  })
+  const results = paths === undefined
+    ? [await autocannon({ ...instance(CONNECTIONS), connections: CONNECTIONS })]
     : await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => await autocannon({
-      ...common,
+      ...instance(1),
       connections: 1,
-      requests: Array.from(shuffledIndices(req.paths!.length, c + 1), i => ({ method: req.method, path: req.paths![i] })),
-      ...('amount' in run ? { amount: Math.ceil(run.amount / CONNECTIONS) } : { duration: run.seconds })
+      requests: Array.from(shuffledIndices(paths.length, c + 1), i => ({ method: req.method, path: paths[i] }))
     })))
   const requests = results.reduce((a, r) => a + r.requests.total, 0)
   const failed = results.reduce((a, r) => a + r.errors + r.non2xx, 0)
