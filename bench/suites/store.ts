@@ -24,7 +24,7 @@ import { TTLCache } from '@isaacs/ttlcache'
 import { HybridClock } from '../../src/store/hlc.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { figure } from '../lib/figures.ts'
-import { makeKeys, makeValue, median, shuffledIndices } from '../lib/stats.ts'
+import { makeKeys, makeValue, median, shuffledIndices, yieldToLoop } from '../lib/stats.ts'
 import { progress, suiteMain } from '../lib/suite.ts'
 import type { Figure } from '../lib/figures.ts'
 import type { SuiteOptions } from '../lib/suite.ts'
@@ -140,8 +140,17 @@ function versions (n: number, perMs: number): { walls: Float64Array, counters: U
   return { walls, counters }
 }
 
-function collect (): void {
-  (globalThis as { gc?: () => void }).gc?.()
+/**
+ * Lets the previous round's structure go before the next round starts: one
+ * turn of the event loop, then a full collection. The turn matters: a store
+ * drops its shared clock reading in a microtask, which holds on to the store
+ * until it runs, and rounds that follow each other synchronously would keep
+ * every earlier store (hundreds of MB) alive, for every later round of every
+ * structure to mark in its collections.
+ */
+async function settle (): Promise<void> {
+  await yieldToLoop()
+  ;(globalThis as { gc?: () => void }).gc?.()
 }
 
 async function run ({ quick }: SuiteOptions): Promise<Figure[]> {
@@ -157,11 +166,11 @@ async function run ({ quick }: SuiteOptions): Promise<Figure[]> {
   }
   const results = { store: [] as Rates[], map: [] as Rates[], ttl: [] as Rates[] }
   for (let r = 0; r < rounds; r++) {
-    collect()
+    await settle()
     results.store.push(storeRound(data))
-    collect()
+    await settle()
     results.map.push(mapRound(data))
-    collect()
+    await settle()
     results.ttl.push(ttlCacheRound(data))
   }
   if (sink === 42) progress(SUITE, '') // keeps `sink` observable
