@@ -18,7 +18,9 @@
  * The TTL cache is set to check age on reads (`checkAgeOnGet`), so that,
  * like the store, it never returns an expired value. Each structure runs in
  * its own function (monomorphic call sites), rounds alternate between the
- * three, and the median round is reported.
+ * three (each after an event-loop turn and a full collection, so that it
+ * starts with the previous round's structure gone), and the median round is
+ * reported.
  */
 import { TTLCache } from '@isaacs/ttlcache'
 import { HybridClock } from '../../src/store/hlc.ts'
