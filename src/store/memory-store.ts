@@ -209,15 +209,13 @@ export class MemoryStore {
 
   /** The live entry under `key`, or undefined when absent, deleted or expired. */
   get (key: string): Entry | undefined {
-    const slot = this.slotOf(key)
+    const slot = this.liveSlot(key)
     if (slot === undefined) return undefined
-    const expiresAt = this.meta[M * slot]
-    if (!this.hasValue(slot) || expiresAt <= this.now()) return undefined
     const wall = this.meta[M * slot + WALL]
     return {
       key,
       value: this.valueAt(slot)!,
-      expiresAt,
+      expiresAt: this.meta[M * slot],
       createdAt: wall,
       version: formatVersion(wall, this.words[W * slot + COUNTER]),
       origin: this.originTable.get(this.words[W * slot + ORIGIN]),
@@ -232,9 +230,8 @@ export class MemoryStore {
    * re-check of an entry a caller kept from an earlier `get`.
    */
   isCurrent (key: string, wall: number, counter: number, origin: string): boolean {
-    const slot = this.slotOf(key)
-    return slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > this.now() &&
-      this.meta[M * slot + WALL] === wall && this.words[W * slot + COUNTER] === counter &&
+    const slot = this.liveSlot(key)
+    return slot !== undefined && this.meta[M * slot + WALL] === wall && this.words[W * slot + COUNTER] === counter &&
       this.originTable.get(this.words[W * slot + ORIGIN]) === origin
   }
 
@@ -246,8 +243,7 @@ export class MemoryStore {
 
   /** Whether `key` has a live value. */
   has (key: string): boolean {
-    const slot = this.slotOf(key)
-    return slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > this.now()
+    return this.liveSlot(key) !== undefined
   }
 
   /** The record (live or marker) held for `key`, for replication. */
@@ -463,6 +459,12 @@ export class MemoryStore {
       this.refs[2 * slot + 1] = new Uint8Array(value) // a copy even of a Buffer (whose slice() would be a view)
     }
     this.words[W * slot + VLEN] = value === null ? 0 : value.length
+  }
+
+  /** The slot of `key` when it holds a live, unexpired value. */
+  private liveSlot (key: string): number | undefined {
+    const slot = this.slotOf(key)
+    return slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > this.now() ? slot : undefined
   }
 
   private slotOf (key: string): number | undefined {
