@@ -19,6 +19,7 @@ const DEADLINE_MS = 200_000
 const REPLICATION_IDS = ['latency.p50.3nodes', 'latency.p99.3nodes', 'throughput.3nodes', 'latency.p50.10nodes', 'latency.p99.10nodes']
 const EXPECTED_IDS = [
   ...['put', 'get-hit', 'get-hit-value-read', 'get-miss'].flatMap(op => [`store.${op}.vs-map`, `store.${op}.vs-ttlcache`]),
+  'store.put.vs-ttlcache-copy',
   'memory.bytes-per-entry',
   'expiry.cpu', 'expiry.lag.p99', 'expiry.lag.max', 'expiry.stall.max',
   ...REPLICATION_IDS.map(id => `replication.${id}`),
