@@ -11,6 +11,7 @@ import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { RepramNode } from '../../src/index.ts'
 import { createHttpHandler } from '../../src/http/index.ts'
+import { watchScriptParent } from '../../src/cli/script-parent.ts'
 import { createFadeApp } from './app.ts'
 import { FadeUsageError, parseFadeOptions, USAGE } from './options.ts'
 import type { FadeOptions } from './options.ts'
@@ -123,3 +124,5 @@ async function shutdown (signal: string): Promise<void> {
 }
 process.on('SIGINT', () => { void shutdown('SIGINT') })
 process.on('SIGTERM', () => { void shutdown('SIGTERM') })
+// Under `npm run fade`, stopping npm leaves the shell it started gone and this process on its own: stop too.
+watchScriptParent(() => { void shutdown('npm script ended') })

@@ -1,11 +1,13 @@
 /**
  * The example scripts as a user runs them: three example nodes (`npm start`)
- * forming a cluster through REPRAM_BOOTSTRAP_PEERS with mDNS off, and the
+ * forming a cluster through REPRAM_BOOTSTRAP_PEERS with mDNS off, `npm
+ * start` itself stopped the way a process manager stops it, and the
  * embedding example running to completion.
  */
 import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { killMarked, markedPids, runNpmScript } from '../helpers/npm-script.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { LineProcess, cleanEnv, killAll, run } from './helpers.ts'
 
@@ -15,9 +17,13 @@ const EMBED = fileURLToPath(new URL('../../examples/embed.ts', import.meta.url))
 const examples = suite('examples')
 const procs: LineProcess[] = []
 
+/** Marks the processes `npm start` runs in this file, to find any left behind. */
+const MARKER = `examples-test-${process.pid}`
+
 examples.after(async () => {
   await Promise.allSettled(procs.map(async p => await p.stop('SIGKILL')))
   killAll()
+  killMarked(MARKER)
 })
 
 /** The example node on loopback; REPRAM_MDNS=0 keeps it off this machine's LAN. */
@@ -70,6 +76,27 @@ examples('three example nodes joined by REPRAM_BOOTSTRAP_PEERS replicate HTTP wr
     assert.equal(exit, { code: 0, signal: null }, proc.output())
   }
   assert.ok(first.lines.some(l => l.text.endsWith('stopped')), first.output())
+})
+
+examples('npm start stopped with SIGTERM, as a process manager stops it, stops the node too', async () => {
+  // npm runs the script through a shell, which exits on the signal without
+  // passing it on; the node notices its parent is gone and stops cleanly.
+  const run = runNpmScript(['start', '--silent'], cleanEnv({ REPRAM_MDNS: '0', REPRAM_LISTEN: '/ip4/127.0.0.1/tcp/0', PORT: '0' }), MARKER)
+  const url = (await run.waitForLine(l => l.startsWith('  http       '), 'the HTTP address', 60_000)).trim().split(/\s+/)[1]
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  const node = await run.nodePid('examples/node.ts')
+  const before = await fetch(`${url}/v1/status`)
+  assert.ok(before.ok, 'the node answers')
+  await before.body?.cancel()
+
+  run.npm.kill('SIGTERM')
+  await run.npmExit
+  await run.waitForLine(l => l.endsWith('the npm script that started it ended, stopping…'), 'the node stopping')
+  await run.waitForLine(l => l.endsWith('  stopped'), 'the node stopped')
+  await waitFor(() => !markedPids(MARKER).includes(node), { message: `node process ${node} gone` })
+  const after = await fetch(`${url}/v1/status`).then(async res => { await res.body?.cancel(); return `answered ${res.status}` }, (err: Error) => err)
+  assert.instance(after, Error, 'nothing answers on its port any more')
+  assert.is((after as Error & { cause?: { code?: string } }).cause?.code, 'ECONNREFUSED')
 })
 
 examples('examples/embed.ts runs to completion and prints what happened', async () => {

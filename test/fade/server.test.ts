@@ -2,14 +2,15 @@
  * The fade server over real HTTP, as separate processes on loopback (mDNS
  * off): static client and its headers, the post rules at POST /fade/posts,
  * writes to fade/ keys refused on the raw API, the rate limit, the status
- * stream following peers, replication between two servers, and a clean
- * exit on SIGTERM with streams open.
+ * stream following peers, replication between two servers, a clean
+ * exit on SIGTERM with streams open, and `npm run fade` stopping with npm.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { FADE_SERVER, getJson, postFade, startFade } from './fade-process.ts'
 import type { FadeProcess } from './fade-process.ts'
+import { killMarked, markedPids, runNpmScript } from '../helpers/npm-script.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const LOOPBACK = ['--port', '0', '--listen', '/ip4/127.0.0.1/tcp/0']
@@ -55,8 +56,12 @@ test.before(async () => {
   a = await startFade([...LOOPBACK, '--min-ttl', '1', '--rate-limit', '4'])
 })
 
+/** Marks the processes `npm run fade` runs here, to find any left behind. */
+const MARKER = `fade-server-test-${process.pid}`
+
 test.after(async () => {
   await Promise.all([a?.stop(), b?.stop()])
+  killMarked(MARKER)
 })
 
 test('the ready line names the url, the peer id and dialable addresses', () => {
@@ -246,6 +251,24 @@ test('a bad flag exits 2 and says what was wrong', async () => {
   assert.is(code, 2)
   assert.match(stderr, '--port')
   assert.match(stderr, 'Usage:')
+})
+
+test('npm run fade stopped with SIGTERM, as a process manager stops it, stops the server too', async () => {
+  // npm's shell exits on the signal without passing it on: the server sees its parent gone.
+  const { PORT: _port, ...env } = process.env as Record<string, string>
+  const run = runNpmScript(['run', 'fade', '--silent', '--', '--no-mdns', ...LOOPBACK], { ...env, FADE_MDNS: '0', FADE_NETWORK: MARKER }, MARKER)
+  const url = (await run.waitForLine(l => l.startsWith('fade board on network'), 'the board URL', 60_000)).split(' ').pop()!
+  const pid = await run.nodePid('examples/fade/server.ts')
+  const config = await fetch(`${url}fade/config`)
+  assert.is(config.status, 200)
+  await config.body?.cancel()
+
+  run.npm.kill('SIGTERM')
+  await run.npmExit
+  await run.waitForLine(l => l === 'npm script ended: stopping', 'the server stopping')
+  await waitFor(() => !markedPids(MARKER).includes(pid), { message: `server process ${pid} gone` })
+  const after = await fetch(`${url}fade/config`).then(async res => { await res.body?.cancel(); return `answered ${res.status}` }, (err: Error) => err)
+  assert.instance(after, Error, 'nothing answers on its port any more')
 })
 
 test.run()

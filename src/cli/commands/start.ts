@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { parseCommandLine } from '../args.ts'
 import { CommandError, UsageError, EXIT } from '../errors.ts'
 import { clockTime, formatBytes, previewValue, shortPeerId } from '../format.ts'
-import { onInterrupt } from '../signals.ts'
+import { SCRIPT_ENDED, describeInterrupt, onInterrupt } from '../signals.ts'
 import { flagForField, resolveStartOptions, startFlagsHelp, startParseOptions } from '../start-options.ts'
 import type { Env } from '../args.ts'
 import type { StartDefaults, StartOptions, HttpOptions } from '../start-options.ts'
@@ -173,7 +173,8 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
       if (interrupt.signal.aborted) resolve()
       else interrupt.signal.addEventListener('abort', () => { resolve() }, { once: true })
     })
-    emit('stopping', `${String(interrupt.signal.reason ?? 'signal')} received, stopping…`, { signal: String(interrupt.signal.reason) })
+    const reason = interrupt.signal.reason
+    emit('stopping', `${describeInterrupt(reason)}, stopping…`, reason === SCRIPT_ENDED ? { reason: 'script ended' } : { signal: String(reason) })
   } finally {
     await stopAll(node, server, shutdown)
     interrupt.dispose()
