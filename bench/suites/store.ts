@@ -29,7 +29,7 @@
 import { TTLCache } from '@isaacs/ttlcache'
 import { HybridClock } from '../../src/store/hlc.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
-import { figure } from '../lib/figures.ts'
+import { figure, formatNumber } from '../lib/figures.ts'
 import { makeKeys, makeValue, median, shuffledIndices, yieldToLoop } from '../lib/stats.ts'
 import { progress, suiteMain } from '../lib/suite.ts'
 import type { Figure } from '../lib/figures.ts'
@@ -195,6 +195,9 @@ async function run ({ quick }: SuiteOptions): Promise<Figure[]> {
   }
   if (sink === 42) progress(SUITE, '') // keeps `sink` observable
   const med = (list: Rates[], op: Op): number => median(list.map(r => r[op]))
+  // The spread of the rounds, so that a run whose rounds of one structure ran slow can be told apart.
+  const spread = (rates: number[]): string => `${formatNumber(Math.min(...rates))}-${formatNumber(Math.max(...rates))}`
+  const roundsOf = (list: Rates[], op: Op): number[] => list.map(r => r[op])
 
   const figures: Figure[] = []
   const common = `${n} keys of 16 B, values of 64 B, versions of a node writing 1,000 entries per ms, median of ${rounds} rounds`
@@ -209,7 +212,7 @@ async function run ({ quick }: SuiteOptions): Promise<Figure[]> {
     const mapRate = med(results.map, op)
     const ttlRate = med(results.ttl, op)
     const slug = op.replace(/[^a-z]+/g, '-')
-    const notes = opNotes[op]
+    const notes = `${opNotes[op]}; rounds: store ${spread(roundsOf(results.store, op))}, Map ${spread(roundsOf(results.map, op))}, TTL cache ${spread(roundsOf(results.ttl, op))} ops/s`
     figures.push(figure({
       id: `store.${slug}.vs-map`,
       suite: SUITE,
@@ -243,7 +246,7 @@ async function run ({ quick }: SuiteOptions): Promise<Figure[]> {
         better: 'higher',
         value,
         baseline: { label: '@isaacs/ttlcache, value.slice()', value: median(results.ttlCopy) },
-        notes: `${notes}; like for like: the store keeps a copy of every value, this TTL cache too (a fresh array per value); no target`
+        notes: `${notes}, TTL cache keeping a copy ${spread(results.ttlCopy)} ops/s; like for like: the store keeps a copy of every value, this TTL cache too (a fresh array per value); no target`
       }))
     }
   }
