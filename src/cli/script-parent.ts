@@ -15,7 +15,8 @@
  * (an orphan is adopted by init or a subreaper). It checks twice a second,
  * on a timer that never keeps the process alive. Outside a package script
  * nothing is watched: a node started from a shell with `nohup ... &` is
- * meant to outlive that shell.
+ * meant to outlive that shell. Nor on Windows, which neither has the
+ * signal nor adopts orphans (a parent pid never changes there).
  */
 
 /** Package managers set this in every script they run (npm, yarn, pnpm). */
@@ -24,6 +25,8 @@ const CHECK_EVERY_MS = 500
 
 export interface ScriptParentOptions {
   env?: NodeJS.ProcessEnv
+  /** @default process.platform */
+  platform?: NodeJS.Platform
   /** The parent pid now (for tests). @default () => process.ppid */
   ppid?: () => number
   /** @default 500 */
@@ -40,7 +43,7 @@ export function inPackageScript (env: NodeJS.ProcessEnv = process.env): boolean 
  * parent process exits. Returns a function that stops watching.
  */
 export function watchScriptParent (onGone: () => void, opts: ScriptParentOptions = {}): () => void {
-  if (!inPackageScript(opts.env)) return () => {}
+  if (!inPackageScript(opts.env) || (opts.platform ?? process.platform) === 'win32') return () => {}
   const ppid = opts.ppid ?? (() => process.ppid)
   const parent = ppid()
   const timer = setInterval(() => {

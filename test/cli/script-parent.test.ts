@@ -32,7 +32,7 @@ async function severalPeriods (): Promise<void> {
   await waitFor(() => fired, { message: 'the clock watcher' })
 }
 
-test('only a package script is watched', () => {
+test('only a package script is watched, and not on Windows', () => {
   assert.ok(inPackageScript(SCRIPT))
   assert.not.ok(inPackageScript({}))
   const parent = fakeParent()
@@ -40,6 +40,8 @@ test('only a package script is watched', () => {
   const stop = watchScriptParent(() => { gone++ }, { env: {}, ppid: parent.ppid, intervalMs: 1 })
   stop()
   assert.is(parent.reads(), 0, 'outside a script the parent is not even looked at')
+  watchScriptParent(() => { gone++ }, { env: SCRIPT, platform: 'win32', ppid: parent.ppid, intervalMs: 1 })()
+  assert.is(parent.reads(), 0, 'nor on Windows')
   assert.is(gone, 0)
 })
 
