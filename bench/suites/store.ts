@@ -20,11 +20,11 @@
  * arrays, while the store copies every value (so that nothing a caller does
  * to its array later reaches the store or the network): a fourth structure,
  * the same TTL cache keeping a copy of each value (`value.slice()`), gives
- * the put a like-for-like baseline too, reported without a target. Each structure runs in
- * its own function (monomorphic call sites), rounds alternate between the
- * three (each after an event-loop turn and a full collection, so that it
- * starts with the previous round's structure gone), and the median round is
- * reported.
+ * the put a like-for-like baseline too, reported without a target. Each
+ * structure runs in its own function (monomorphic call sites), rounds
+ * alternate between the four (each after an event-loop turn and a full
+ * collection, so that it starts with the previous round's structure gone),
+ * and the median round is reported, each structure's range in the notes.
  */
 import { TTLCache } from '@isaacs/ttlcache'
 import { HybridClock } from '../../src/store/hlc.ts'

@@ -81,8 +81,10 @@ examples('three example nodes joined by REPRAM_BOOTSTRAP_PEERS replicate HTTP wr
 examples('npm start stopped with SIGTERM, as a process manager stops it, stops the node too', async () => {
   // npm runs the script through a shell, which exits on the signal without
   // passing it on; the node notices its parent is gone and stops cleanly.
-  const run = runNpmScript(['start', '--silent'], cleanEnv({ REPRAM_MDNS: '0', REPRAM_LISTEN: '/ip4/127.0.0.1/tcp/0', PORT: '0' }), MARKER)
-  const url = (await run.waitForLine(l => l.startsWith('  http       '), 'the HTTP address', 60_000)).trim().split(/\s+/)[1]
+  const run = runNpmScript(['start', '--silent', '--', '--json'], cleanEnv({ REPRAM_MDNS: '0', REPRAM_LISTEN: '/ip4/127.0.0.1/tcp/0', PORT: '0' }), MARKER)
+  const event = async (name: string, what: string, timeout?: number): Promise<Record<string, any>> =>
+    JSON.parse(await run.waitForLine(l => l.startsWith(`{"event":"${name}"`), what, timeout))
+  const url = (await event('started', 'the started event', 60_000)).http as string
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
   const node = await run.nodePid('examples/node.ts')
   const before = await fetch(`${url}/v1/status`)
@@ -91,8 +93,10 @@ examples('npm start stopped with SIGTERM, as a process manager stops it, stops t
 
   run.npm.kill('SIGTERM')
   await run.npmExit
-  await run.waitForLine(l => l.endsWith('the npm script that started it ended, stopping…'), 'the node stopping')
-  await run.waitForLine(l => l.endsWith('  stopped'), 'the node stopped')
+  const stopping = await event('stopping', 'the node stopping')
+  assert.is(stopping.reason, 'script ended')
+  assert.is(stopping.signal, undefined, 'no signal reached the node')
+  await event('stopped', 'the node stopped')
   await waitFor(() => !markedPids(MARKER).includes(node), { message: `node process ${node} gone` })
   const after = await fetch(`${url}/v1/status`).then(async res => { await res.body?.cancel(); return `answered ${res.status}` }, (err: Error) => err)
   assert.instance(after, Error, 'nothing answers on its port any more')

@@ -51,8 +51,7 @@ export function runNpmScript (args: string[], env: Record<string, string>, marke
           return argv[0].endsWith('node') && argv[1] === script
         } catch { return false }
       }
-      const [pid] = await waitFor(() => markedPids(marker).filter(isNode), { message: `the process of ${script}\n${output()}` })
-      return pid
+      return await waitFor(() => markedPids(marker).find(isNode), { message: `the process of ${script}\n${output()}` })
     }
   }
 }

@@ -19,7 +19,8 @@ Runs a REPRAM node in the foreground: it finds peers (mDNS on the LAN,
 --bootstrap addresses, optionally the DHT), replicates every write among
 them, and serves the HTTP API (REPRAM v1: /v1/data/{key} with X-TTL in
 seconds). Prints its peer id, addresses and HTTP URL, then logs peers joining
-and leaving. Ctrl-C or SIGTERM stops it (exit 0).
+and leaving. Ctrl-C or SIGTERM stops it (exit 0); run from an npm script
+(npm start), it also stops when npm is stopped.
 
 Options (each also read from the environment variable shown; flags win):
 ${startFlagsHelp()}
