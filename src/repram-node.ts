@@ -277,14 +277,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       try {
         running.gossip.send(rec)
       } finally {
-        this.emitSet(rec, true) // the write is stored: its event fires whatever happened to the send
+        this.emitSet(rec, true, receipt.version) // the write is stored: its event fires whatever happened to the send
       }
       return receipt
     }
     rec.ack = true
     // awaitQuorum sends before its first await: here too the event follows the send.
     const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
-    this.emitSet(rec, true)
+    this.emitSet(rec, true, receipt.version)
     const ackers = await acked
     receipt.confirmations = ackers
     if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
@@ -455,14 +455,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * Emits `entry:set` for `rec`, just applied, its value shown as the store
    * holds it (a local put's record already carries the store's copy).
    */
-  private emitSet (rec: StoreRecord, local: boolean): void {
+  private emitSet (rec: StoreRecord, local: boolean, version?: string): void {
     if (this.listenerCount('entry:set') === 0) return
     const entry: Entry = {
       key: rec.key,
       value: local ? rec.value! : this.store.valueOf(rec.key)!,
       expiresAt: rec.expiresAt,
       createdAt: rec.wall,
-      version: formatVersion(rec.wall, rec.counter),
+      version: version ?? formatVersion(rec.wall, rec.counter),
       origin: rec.origin,
       contentType: rec.contentType
     }

@@ -25,8 +25,8 @@
  * reads past the buffer, whatever the bytes. Decoded values are views into
  * the message's bytes; whoever keeps one copies it (the store does).
  */
-import { isUtf8 } from 'node:buffer'
 import { InvalidMessageError } from '../errors.ts'
+import { readUtf8, utf8Length, Utf8Cache, writeUtf8 } from '../util/utf8.ts'
 import type { StoreRecord } from '../store/memory-store.ts'
 
 export const FORMAT = 1
@@ -96,7 +96,7 @@ class Writer {
   }
   string (s: string, bytes: number): void {
     this.varint(bytes)
-    this.pos += this.buf.write(s, this.pos, bytes, 'utf8')
+    this.pos += writeUtf8(this.buf, this.pos, s, bytes)
   }
   bytes (b: Uint8Array): void {
     this.varint(b.length)
@@ -110,12 +110,12 @@ class Writer {
 
 /** Encoded size of one record, bytes. */
 export function recordSize (r: WireRecord): number {
-  const kb = Buffer.byteLength(r.key)
-  const ob = Buffer.byteLength(r.origin)
+  const kb = utf8Length(r.key)
+  const ob = utf8Length(r.origin)
   let size = 1 + varintSize(kb) + kb + varintSize(r.wall) + varintSize(r.counter) + varintSize(ob) + ob + varintSize(r.expiresAt)
   if (r.guardUntil > 0) size += varintSize(r.guardUntil)
   if (r.contentType !== undefined) {
-    const cb = Buffer.byteLength(r.contentType)
+    const cb = utf8Length(r.contentType)
     size += varintSize(cb) + cb
   }
   if (r.value !== null) size += varintSize(r.value.length) + r.value.length
@@ -146,23 +146,23 @@ export function encodeRecords (records: readonly WireRecord[], totalSize?: numbe
     if (r.contentType !== undefined) flags |= F_CTYPE
     if (r.guardUntil > 0) flags |= F_GUARD
     w.u8(flags)
-    w.string(r.key, Buffer.byteLength(r.key))
+    w.string(r.key, utf8Length(r.key))
     w.varint(r.wall)
     w.varint(r.counter)
-    w.string(r.origin, Buffer.byteLength(r.origin))
+    w.string(r.origin, utf8Length(r.origin))
     w.varint(r.expiresAt)
     if ((flags & F_GUARD) !== 0) w.varint(r.guardUntil)
-    if (r.contentType !== undefined) w.string(r.contentType, Buffer.byteLength(r.contentType))
+    if (r.contentType !== undefined) w.string(r.contentType, utf8Length(r.contentType))
     if (r.value !== null) w.bytes(r.value)
   }
   return w.done()
 }
 
 export function encodeAcks (acker: string, acks: readonly Ack[]): Uint8Array {
-  const ab = Buffer.byteLength(acker)
+  const ab = utf8Length(acker)
   let size = 2 + varintSize(ab) + ab + varintSize(acks.length)
   for (const a of acks) {
-    const ob = Buffer.byteLength(a.origin)
+    const ob = utf8Length(a.origin)
     size += varintSize(ob) + ob + varintSize(a.wall) + varintSize(a.counter)
   }
   const w = new Writer(size)
@@ -171,7 +171,7 @@ export function encodeAcks (acker: string, acks: readonly Ack[]): Uint8Array {
   w.string(acker, ab)
   w.varint(acks.length)
   for (const a of acks) {
-    w.string(a.origin, Buffer.byteLength(a.origin))
+    w.string(a.origin, utf8Length(a.origin))
     w.varint(a.wall)
     w.varint(a.counter)
   }
@@ -207,10 +207,22 @@ export function encodeEnd (): Uint8Array {
 
 // --- decoding ----------------------------------------------------------------
 
+/**
+ * Peer ids and content types recur from message to message: decoded once,
+ * then found by their bytes (see `Utf8Cache`). Shared by every node of the
+ * process; it holds a few dozen short strings whatever arrives.
+ */
+const recurring = new Utf8Cache()
+
 class Reader {
   private readonly buf: Uint8Array
+  /** The same bytes as a `Buffer`, for decoding text. */
+  private readonly text: Buffer
   pos = 0
-  constructor (buf: Uint8Array) { this.buf = buf }
+  constructor (buf: Uint8Array) {
+    this.buf = buf
+    this.text = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length)
+  }
   get remaining (): number { return this.buf.length - this.pos }
   u8 (what: string): number {
     if (this.pos >= this.buf.length) throw new InvalidMessageError(`truncated message: missing ${what}`)
@@ -236,12 +248,13 @@ class Reader {
     if (n > this.remaining) throw new InvalidMessageError(`truncated message: ${what} needs ${n} bytes, ${this.remaining} left`)
     return n
   }
-  string (what: string, max: number): string {
+  /** A string; `recurs`: one of those that recur (peer ids, content types). */
+  string (what: string, max: number, recurs = false): string {
     const n = this.length(what, max)
-    const bytes = this.buf.subarray(this.pos, this.pos + n)
-    if (!isUtf8(bytes)) throw new InvalidMessageError(`${what} is not valid UTF-8`)
+    const s = recurs ? recurring.read(this.text, this.pos, this.pos + n) : readUtf8(this.text, this.pos, this.pos + n)
+    if (s === undefined) throw new InvalidMessageError(`${what} is not valid UTF-8`)
     this.pos += n
-    return Buffer.from(bytes.buffer, bytes.byteOffset, n).toString('utf8')
+    return s
   }
   bytes (what: string, max: number): Uint8Array {
     const n = this.length(what, max)
@@ -267,11 +280,11 @@ function decodeRecord (r: Reader, limits: DecodeLimits): WireRecord {
   const wall = r.varint('wall')
   const counter = r.varint('counter')
   if (counter > 0xffffffff) throw new InvalidMessageError(`counter ${counter} is larger than 2^32-1`)
-  const origin = r.string('origin', MAX_ORIGIN_BYTES)
+  const origin = r.string('origin', MAX_ORIGIN_BYTES, true)
   if (origin.length === 0) throw new InvalidMessageError('empty origin')
   const expiresAt = r.varint('expiresAt')
   const guardUntil = (flags & F_GUARD) !== 0 ? r.varint('guardUntil') : 0
-  const contentType = (flags & F_CTYPE) !== 0 ? r.string('content type', MAX_CONTENT_TYPE_BYTES) : undefined
+  const contentType = (flags & F_CTYPE) !== 0 ? r.string('content type', MAX_CONTENT_TYPE_BYTES, true) : undefined
   const value = (flags & F_VALUE) !== 0 ? r.bytes('value', limits.maxValueBytes) : null
   const rec: WireRecord = { key, value, expiresAt, wall, counter, origin, contentType, guardUntil }
   if ((flags & F_ACK) !== 0) rec.ack = true
@@ -296,12 +309,12 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
       break
     }
     case Kind.ACKS: {
-      const acker = r.string('acker', MAX_ORIGIN_BYTES)
+      const acker = r.string('acker', MAX_ORIGIN_BYTES, true)
       if (acker.length === 0) throw new InvalidMessageError('empty acker')
       const n = r.count('ack count', 3)
       const acks: Ack[] = new Array(n)
       for (let i = 0; i < n; i++) {
-        const origin = r.string('ack origin', MAX_ORIGIN_BYTES)
+        const origin = r.string('ack origin', MAX_ORIGIN_BYTES, true)
         if (origin.length === 0) throw new InvalidMessageError('empty ack origin')
         const wall = r.varint('ack wall')
         const counter = r.varint('ack counter')

@@ -12,8 +12,10 @@
  * score drops). Records are then judged one by one: one that is oversized
  * for this node, has a version from the future, an expiry beyond `maxTtl`
  * + skew, or expired in transit is dropped and counted; a message left with
- * nothing acceptable is rejected too. The decoded message is cached for the
- * delivery handler so bytes are decoded once.
+ * nothing acceptable is rejected too. The decoded message is kept for the
+ * delivery handler so bytes are decoded once: the one validated last in a
+ * field of its own (gossipsub delivers a message right after validating it),
+ * any earlier one still waiting in a `WeakMap`.
  *
  * Messages are unsigned (`StrictNoSign`, id = hash of the data): signing
  * would cost most of the throughput, and the writer's identity is in each
@@ -41,6 +43,9 @@ export interface GossipReplicatorInit extends ReplicationContext {
 
 export class GossipReplicator {
   private readonly init: GossipReplicatorInit
+  /** Decoded messages awaiting delivery: the last validated one, then the rest by their bytes. */
+  private lastData?: Uint8Array
+  private lastDecoded?: Message
   private readonly decoded = new WeakMap<Uint8Array, Message>()
   private batch: WireRecord[] = []
   private batchBytes = 0
@@ -70,6 +75,7 @@ export class GossipReplicator {
     pubsub.removeEventListener('message', this.onMessage)
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.topicValidators.delete(topic)
+    this.lastData = this.lastDecoded = undefined
     try { pubsub.unsubscribe(topic) } catch {}
   }
 
@@ -199,14 +205,23 @@ export class GossipReplicator {
       log('rejected a message of kind %d from %p on the gossip topic', message.kind, from)
       return TopicValidatorResult.Reject
     }
-    this.decoded.set(msg.data, message)
+    if (this.lastData !== undefined) this.decoded.set(this.lastData, this.lastDecoded!)
+    this.lastData = msg.data
+    this.lastDecoded = message
     return TopicValidatorResult.Accept
   }
 
   private readonly onMessage = (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void => {
     const msg = evt.detail
     if (msg.topic !== this.init.topic) return
-    let message = this.decoded.get(msg.data)
+    let message: Message | undefined
+    if (msg.data === this.lastData) {
+      message = this.lastDecoded
+      this.lastData = this.lastDecoded = undefined
+    } else {
+      message = this.decoded.get(msg.data)
+      this.decoded.delete(msg.data)
+    }
     if (message === undefined) {
       // Delivered without passing through our validator (should not happen): check it here.
       try { message = decodeMessage(msg.data, this.init.limits) } catch { return }
@@ -215,7 +230,6 @@ export class GossipReplicator {
         if (message.records.some(r => checkRecord(r, now, this.init.bounds) !== 'ok')) return
       }
     }
-    this.decoded.delete(msg.data)
     this.init.counters.gossipReceived++
     try {
       if (message.kind === Kind.RECORDS) {

@@ -6,6 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { toValueBytes, validateContentType, validateCount, validateKey, validateTtl } from '../../src/validation.ts'
 import { RepramError } from '../../src/errors.ts'
+import { prng, randInt } from './helpers.ts'
 
 /** Asserts `fn` throws an error named `name` (a RepramError with a code) whose message matches `re`. */
 function throwsNamed (fn: () => unknown, name: string, re: RegExp, label = String(re)): Error {
@@ -66,6 +67,28 @@ test('validateKey: longer than maxKeyBytes, counted in UTF-8 bytes', () => {
 // --- validateTtl -----------------------------------------------------------------
 
 const BOUNDS = { minTtl: 100, maxTtl: 1000 }
+
+test('validateKey decides every key as the plain definition does (well-formed, no C0 or DEL, byte length), with the same message', () => {
+  // The definition, spelled with the built-ins; validateKey does it in one pass.
+  const reference = (key: string, max: number): string => {
+    if (key.length === 0) return 'key must not be empty'
+    if (!key.isWellFormed()) return 'key is not valid Unicode (lone surrogate)'
+    if (/[\u0000-\u001f\u007f]/.test(key)) return 'key must not contain control characters' // eslint-disable-line no-control-regex
+    const bytes = Buffer.byteLength(key)
+    return bytes > max ? `key is ${bytes} bytes of UTF-8, longer than maxKeyBytes (${max})` : 'ok'
+  }
+  const rand = prng(11)
+  const units = [0x00, 0x1f, 0x20, 0x41, 0x7e, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xffff]
+  for (let i = 0; i < 20000; i++) {
+    let key = ''
+    const n = randInt(rand, 12)
+    for (let k = 0; k < n; k++) key += String.fromCharCode(randInt(rand, 3) === 0 ? units[randInt(rand, units.length)] : 0x61 + randInt(rand, 26))
+    const max = randInt(rand, 30)
+    let got = 'ok'
+    try { validateKey(key, max) } catch (err) { got = (err as Error).message }
+    assert.is(got, reference(key, max), JSON.stringify(key))
+  }
+})
 
 test('validateTtl accepts integers within [minTtl, maxTtl]', () => {
   for (const ttl of [100, 101, 500, 999, 1000]) assert.is(validateTtl(ttl, BOUNDS), ttl)
