@@ -4,8 +4,11 @@
  *
  * Data flow of a put: validate -> HLC version -> apply to the local store
  * (last writer wins) -> gossip batcher (the first write of an event-loop
- * turn is published at once) -> local `entry:set` -> peers
- * validate, apply, and (when the writer asked for a quorum) ack over gossip.
+ * turn is published at once) -> peers validate, apply, and (when the writer
+ * asked for a quorum) ack over gossip. The local `entry:set` fires once the
+ * write's message has gone out (a few microtasks after `put` returns, or
+ * at the end of the turn for a batched write), so a slow listener never
+ * holds it back.
  * Late joiners and healed partitions are caught up by the sync protocol.
  */
 import { TypedEventEmitter } from 'main-event'
@@ -272,19 +275,17 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.counters.putsLocal++
 
     const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }
+    const emit = (): void => { this.emitSet(rec, true, receipt.version) }
     if (quorum === 0) {
-      // Sent (or queued in this turn's batch) before local listeners run: their work does not delay replication.
-      try {
-        running.gossip.send(rec)
-      } finally {
-        this.emitSet(rec, true, receipt.version) // the write is stored: its event fires whatever happened to the send
-      }
+      this.afterSend(() => running.gossip.send(rec), 'entry:set', emit)
       return receipt
     }
     rec.ack = true
-    // awaitQuorum sends before its first await: here too the event follows the send.
-    const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec) })
-    this.emitSet(rec, true, receipt.version)
+    // awaitQuorum sends before its first await.
+    let sent: Promise<void> | undefined
+    const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { sent = running.gossip.send(rec) })
+    if (sent === undefined) emit() // the send threw (awaitQuorum rejects with it): the write is stored all the same
+    else this.afterSend(() => sent!, 'entry:set', emit)
     const ackers = await acked
     receipt.confirmations = ackers
     if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
@@ -341,11 +342,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
     const { hadValue } = this.store.apply(tomb)
     this.counters.deletesLocal++
-    try {
-      running.gossip.send(tomb)
-    } finally {
+    this.afterSend(() => running.gossip.send(tomb), 'entry:delete', () => {
       if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
-    }
+    })
     return hadValue
   }
 
@@ -449,6 +448,23 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       this.counters.backgroundErrors++
       this.log.error('a %s listener threw - %e', type, err)
     }
+  }
+
+  /**
+   * Sends a local write (`send`) and runs `emit`, its event, once the
+   * write's message has gone out, so that listeners cannot hold it back.
+   * The write is stored either way: when `send` throws, the event fires at
+   * once and the error propagates to the caller.
+   */
+  private afterSend (send: () => Promise<void>, type: 'entry:set' | 'entry:delete', emit: () => void): void {
+    let sent: Promise<void>
+    try {
+      sent = send()
+    } catch (err) {
+      emit()
+      throw err
+    }
+    if (this.listenerCount(type) > 0) void sent.then(emit)
   }
 
   /**

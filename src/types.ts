@@ -85,8 +85,10 @@ export interface PeerEventDetail {
 export interface RepramNodeEvents {
   /**
    * A value was stored, by a local put or a replicated write. For a local
-   * write it fires once the write is handed to gossip, so listeners never
-   * delay replication (the same holds for `entry:delete`).
+   * write it fires once the messages of the writes made in the same
+   * event-loop turn have been handed to the peers' streams, so just after
+   * `put()` has resolved: a listener, however slow, holds back no write
+   * (the same holds for `entry:delete`).
    */
   'entry:set': CustomEvent<Extract<Change, { type: 'set' }>>
   /** A key was deleted, locally or by a replicated tombstone. */

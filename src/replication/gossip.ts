@@ -6,6 +6,10 @@
  * RECORDS message (up to `MAX_BATCH_BYTES`), so a burst of puts costs a
  * couple of gossip messages, not one each, and a lone put waits for
  * nothing. Acks for writes that asked for them are batched the same way.
+ * `send` tells when the messages of the turn's writes have gone out
+ * (gossipsub's `publish` hands a message to the peers' streams a few
+ * microtasks after it is called): the node runs the listeners of its own
+ * writes only then, so however slow they are, they hold back no write.
  *
  * Incoming messages pass the topic validator first: undecodable bytes make
  * the message `Reject`ed (not delivered, not forwarded, and the sender's
@@ -49,6 +53,8 @@ export class GossipReplicator {
   private readonly decoded = new WeakMap<Uint8Array, Message>()
   private batch: WireRecord[] = []
   private batchBytes = 0
+  /** This turn's writes: the publications so far, and what `send` returned for them. */
+  private turn?: { sends: Array<Promise<void>>, done: Promise<void>, resolve: () => void }
   private acks: Ack[] = []
   private flushScheduled = false
   private running = false
@@ -87,19 +93,28 @@ export class GossipReplicator {
   /**
    * Sends a record: the first of an event-loop turn goes out at once (no
    * added latency for a lone write); the ones that follow in the same turn
-   * are batched into one message at the end of the turn.
+   * are batched into one message at the end of the turn. Resolves at the
+   * end of the turn, once every write of it has been handed to gossipsub's
+   * streams (or its publication failed: counted and logged); never rejects.
    */
-  send (rec: WireRecord): void {
+  send (rec: WireRecord): Promise<void> {
     const size = recordSize(rec)
-    if (!this.flushScheduled && this.running) {
-      this.publish(encodeRecords([rec], size))
-      this.scheduleFlush()
-      return
+    if (this.turn === undefined) {
+      let resolve = (): void => {}
+      const done = new Promise<void>(r => { resolve = r })
+      this.turn = { sends: [], done, resolve }
     }
-    if (this.batchBytes + size > MAX_BATCH_BYTES && this.batch.length > 0) this.flush()
+    const turn = this.turn
+    if (!this.flushScheduled && this.running) {
+      turn.sends.push(this.publish(encodeRecords([rec], size)))
+      this.scheduleFlush()
+      return turn.done
+    }
+    if (this.batchBytes + size > MAX_BATCH_BYTES && this.batch.length > 0) this.publishBatch()
     this.batch.push(rec)
     this.batchBytes += size
     this.scheduleFlush()
+    return turn.done
   }
 
   ack (ack: Ack): void {
@@ -118,7 +133,7 @@ export class GossipReplicator {
     let chunk: WireRecord[] = []
     let bytes = 0
     const flushChunk = (): void => {
-      if (chunk.length > 0) this.publish(encodeRecords(chunk, bytes, Math.floor(Math.random() * 0xffffffff)))
+      if (chunk.length > 0) void this.publish(encodeRecords(chunk, bytes, Math.floor(Math.random() * 0xffffffff)))
       chunk = []
       bytes = 0
     }
@@ -131,25 +146,32 @@ export class GossipReplicator {
     flushChunk()
   }
 
-  /** Publishes everything queued now. */
+  /** Publishes everything queued now; ends the turn. */
   flush (): void {
     this.flushScheduled = false
-    if (!this.running) return
-    if (this.batch.length > 0) {
-      const data = encodeRecords(this.batch, this.batchBytes)
-      this.batch = []
-      this.batchBytes = 0
-      this.publish(data)
+    const turn = this.turn
+    this.turn = undefined
+    if (this.running) {
+      if (this.batch.length > 0) this.publishBatch(turn)
+      // Acks have no other way to their writer: hold them (bounded) until
+      // some peer's subscription is known, instead of publishing to no one.
+      if (this.acks.length > 0 && this.subscribers().length > 0) {
+        const data = encodeAcks(this.init.self, this.acks)
+        this.acks = []
+        void this.publish(data)
+      } else if (this.acks.length > MAX_HELD_ACKS) {
+        this.acks = this.acks.slice(-MAX_HELD_ACKS)
+      }
     }
-    // Acks have no other way to their writer: hold them (bounded) until
-    // some peer's subscription is known, instead of publishing to no one.
-    if (this.acks.length > 0 && this.subscribers().length > 0) {
-      const data = encodeAcks(this.init.self, this.acks)
-      this.acks = []
-      this.publish(data)
-    } else if (this.acks.length > MAX_HELD_ACKS) {
-      this.acks = this.acks.slice(-MAX_HELD_ACKS)
-    }
+    if (turn !== undefined) void Promise.all(turn.sends).then(turn.resolve)
+  }
+
+  private publishBatch (turn = this.turn): void {
+    const data = encodeRecords(this.batch, this.batchBytes)
+    this.batch = []
+    this.batchBytes = 0
+    const sent = this.publish(data)
+    turn?.sends.push(sent)
   }
 
   private scheduleFlush (): void {
@@ -158,13 +180,16 @@ export class GossipReplicator {
     setImmediate(() => { this.flush() })
   }
 
-  private publish (data: Uint8Array): void {
+  /** Publishes `data`; resolves once gossipsub handed it to the peers' streams or failed to (counted, logged). */
+  private async publish (data: Uint8Array): Promise<void> {
     const { pubsub, topic, counters, log } = this.init
     counters.gossipSent++
-    pubsub.publish(topic, data).catch((err: Error) => {
+    try {
+      await pubsub.publish(topic, data)
+    } catch (err) {
       counters.backgroundErrors++
       log.error('publishing %d bytes failed - %e', data.length, err)
-    })
+    }
   }
 
   private readonly onSubscriptionChange = (): void => {
