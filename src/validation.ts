@@ -40,6 +40,15 @@ export function validateKey (key: unknown, maxKeyBytes: number): string {
   return key
 }
 
+/** Whether `key` holds a C0 control character or DEL (refused in keys, local or replicated). */
+export function hasControlCharacters (key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
+}
+
 export function validateTtl (ttl: unknown, config: Pick<Config, 'minTtl' | 'maxTtl'>): number {
   if (typeof ttl !== 'number' || !Number.isInteger(ttl)) {
     throw new InvalidTtlError(`ttl must be an integer number of milliseconds, got ${typeof ttl === 'number' ? ttl : typeof ttl}`)

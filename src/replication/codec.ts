@@ -18,7 +18,9 @@
  *           key, wall, counter, origin, expiresAt,
  *           [guardUntil], [contentType], [value]
  *
- * Times are absolute epoch ms: a replica never re-bases a TTL.
+ * A message holds at most `MAX_RECORDS_PER_MESSAGE` records or
+ * `MAX_ACKS_PER_MESSAGE` acks. Times are absolute epoch ms: a replica never
+ * re-bases a TTL.
  * `decodeMessage` checks every length against the remaining bytes and the
  * configured limits, refuses trailing bytes, invalid UTF-8 and unknown
  * flags, and throws `InvalidMessageError` saying what was wrong. It never
@@ -48,6 +50,16 @@ const KNOWN_FLAGS = F_VALUE | F_ACK | F_CTYPE | F_GUARD
 
 /** Longest origin peer id accepted (bytes). */
 export const MAX_ORIGIN_BYTES = 128
+/**
+ * Most records in one message. A writer's records carry its peer id (46
+ * bytes or more), so a 1 MiB gossip batch holds at most about 19,000 and a
+ * sync frame fewer; the bound keeps what a message of tiny crafted records
+ * can cost a node to decode and check (a 4 MiB message could otherwise hold
+ * 450,000). Encoders split before it.
+ */
+export const MAX_RECORDS_PER_MESSAGE = 32_768
+/** Most acks in one message (encoders split before it). */
+export const MAX_ACKS_PER_MESSAGE = 32_768
 /** Longest content type accepted (bytes). */
 export const MAX_CONTENT_TYPE_BYTES = 256
 
@@ -265,8 +277,9 @@ class Reader {
     this.pos += n
     return out
   }
-  count (what: string, minItemBytes: number): number {
+  count (what: string, minItemBytes: number, max = Infinity): number {
     const n = this.varint(what)
+    if (n > max) throw new InvalidMessageError(`${what} ${n} is more than the limit of ${max}`)
     if (n * minItemBytes > this.remaining) throw new InvalidMessageError(`${what} ${n} cannot fit in the ${this.remaining} bytes left`)
     return n
   }
@@ -302,7 +315,7 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
     case Kind.RECORDS:
     case Kind.RESEND: {
       if (kind === Kind.RESEND) r.varint('salt')
-      const n = r.count('record count', 8)
+      const n = r.count('record count', 8, MAX_RECORDS_PER_MESSAGE)
       const records: WireRecord[] = new Array(n)
       for (let i = 0; i < n; i++) records[i] = decodeRecord(r, limits)
       msg = { kind: Kind.RECORDS, records }
@@ -311,7 +324,7 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
     case Kind.ACKS: {
       const acker = r.string('acker', MAX_ORIGIN_BYTES, true)
       if (acker.length === 0) throw new InvalidMessageError('empty acker')
-      const n = r.count('ack count', 3)
+      const n = r.count('ack count', 3, MAX_ACKS_PER_MESSAGE)
       const acks: Ack[] = new Array(n)
       for (let i = 0; i < n; i++) {
         const origin = r.string('ack origin', MAX_ORIGIN_BYTES, true)

@@ -15,8 +15,10 @@
  * the message `Reject`ed (not delivered, not forwarded, and the sender's
  * score drops). Records are then judged one by one: one that is oversized
  * for this node, has a version from the future, an expiry beyond `maxTtl`
- * + skew, or expired in transit is dropped and counted; a message left with
- * nothing acceptable is rejected too. The decoded message is kept for the
+ * + skew, a key with control characters, or expired in transit is dropped
+ * and counted; a message left with nothing acceptable is neither delivered
+ * nor forwarded (rejected, costing the sender, when something in it was
+ * invalid; ignored when it had only expired records). The decoded message is kept for the
  * delivery handler so bytes are decoded once: the one validated last in a
  * field of its own (gossipsub delivers a message right after validating it),
  * any earlier one still waiting in a `WeakMap`.
@@ -26,7 +28,7 @@
  * record anyway. Use `psk` to keep strangers out of a swarm.
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { decodeMessage, encodeAcks, encodeRecords, recordSize, Kind } from './codec.ts'
+import { decodeMessage, encodeAcks, encodeRecords, recordSize, Kind, MAX_ACKS_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
 import { checkRecord } from './validate.ts'
 import type { Ack, Message, WireRecord } from './codec.ts'
 import type { ReplicationContext } from './counters.ts'
@@ -110,7 +112,7 @@ export class GossipReplicator {
       this.scheduleFlush()
       return turn.done
     }
-    if (this.batchBytes + size > MAX_BATCH_BYTES && this.batch.length > 0) this.publishBatch()
+    if ((this.batchBytes + size > MAX_BATCH_BYTES && this.batch.length > 0) || this.batch.length === MAX_RECORDS_PER_MESSAGE) this.publishBatch()
     this.batch.push(rec)
     this.batchBytes += size
     this.scheduleFlush()
@@ -139,7 +141,7 @@ export class GossipReplicator {
     }
     for (const rec of records) {
       const size = recordSize(rec)
-      if (bytes + size > MAX_BATCH_BYTES) flushChunk()
+      if (bytes + size > MAX_BATCH_BYTES || chunk.length === MAX_RECORDS_PER_MESSAGE) flushChunk()
       chunk.push(rec)
       bytes += size
     }
@@ -156,9 +158,10 @@ export class GossipReplicator {
       // Acks have no other way to their writer: hold them (bounded) until
       // some peer's subscription is known, instead of publishing to no one.
       if (this.acks.length > 0 && this.subscribers().length > 0) {
-        const data = encodeAcks(this.init.self, this.acks)
+        for (let i = 0; i < this.acks.length; i += MAX_ACKS_PER_MESSAGE) {
+          void this.publish(encodeAcks(this.init.self, this.acks.slice(i, i + MAX_ACKS_PER_MESSAGE)))
+        }
         this.acks = []
-        void this.publish(data)
       } else if (this.acks.length > MAX_HELD_ACKS) {
         this.acks = this.acks.slice(-MAX_HELD_ACKS)
       }
@@ -223,7 +226,9 @@ export class GossipReplicator {
           log('dropped record "%s" from %p: %s', rec.key, from, verdict)
         }
       }
-      if (accepted.length === 0 && invalid > 0) return TopicValidatorResult.Reject
+      // Nothing left to store: not delivered, not forwarded. Invalid records
+      // cost the sender (Reject); records that merely expired do not (Ignore).
+      if (accepted.length === 0) return invalid > 0 ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
       message.records = accepted
     } else if (message.kind !== Kind.ACKS) {
       counters.rejected++

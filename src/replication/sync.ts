@@ -22,8 +22,9 @@
  * and every `syncInterval` with one random peer (anti-entropy).
  */
 import { lpStream } from '@libp2p/utils'
-import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize, Kind } from './codec.ts'
+import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize, Kind, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
 import { checkRecord } from './validate.ts'
+import { RoundVersions } from './round-versions.ts'
 import { InvalidMessageError } from '../errors.ts'
 import { SYNC_BUCKETS } from '../store/digest.ts'
 import type { Message, WireRecord } from './codec.ts'
@@ -36,6 +37,8 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 const FRAME_BYTES = 256 * 1024
 /** Largest frame accepted: one record with a maximal value fits. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** Most keys an initiator remembers per round as already held by the peer (see `RoundVersions`). */
+const MAX_REMEMBERED = 1_000_000
 /** A round that takes longer than this is abandoned. */
 export const SYNC_TIMEOUT_MS = 60_000
 
@@ -105,8 +108,8 @@ export class SyncProtocol {
       const want = await this.read(lp, signal)
       if (want.kind !== Kind.WANT) throw new InvalidMessageError(`expected WANT, got kind ${want.kind}`)
       const wanted = bucketMask(want.buckets)
-      // What the responder just sent need not travel back: remember it.
-      const received = new Map<string, WireRecord>()
+      // What the responder just sent need not travel back: remember its versions.
+      const received = new RoundVersions(MAX_REMEMBERED)
       await this.receiveRecords(lp, peer, signal, received)
       await this.sendRecords(lp, wanted, signal, received)
       await stream.close({ signal })
@@ -140,15 +143,14 @@ export class SyncProtocol {
    * Streams our records in the flagged buckets as RECORDS frames, then END,
    * leaving out those the peer sent us in this round (same version).
    */
-  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, signal: AbortSignal, peerHas?: Map<string, WireRecord>): Promise<void> {
+  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, signal: AbortSignal, peerHas?: RoundVersions): Promise<void> {
     if (wanted.some(x => x !== 0)) {
       let frame: StoreRecord[] = []
       let bytes = 0
       for (const rec of this.init.store.records(wanted)) {
-        const theirs = peerHas?.get(rec.key)
-        if (theirs !== undefined && theirs.wall === rec.wall && theirs.counter === rec.counter && theirs.origin === rec.origin) continue
+        if (peerHas?.has(rec) === true) continue
         const size = recordSize(rec)
-        if (bytes + size > FRAME_BYTES && frame.length > 0) {
+        if ((bytes + size > FRAME_BYTES && frame.length > 0) || frame.length === MAX_RECORDS_PER_MESSAGE) {
           await this.write(lp, encodeRecords(frame, bytes), signal)
           frame = []
           bytes = 0
@@ -162,7 +164,7 @@ export class SyncProtocol {
   }
 
   /** Reads RECORDS frames until END, validating and applying each. */
-  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, signal: AbortSignal, received?: Map<string, WireRecord>): Promise<void> {
+  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, signal: AbortSignal, received?: RoundVersions): Promise<void> {
     const from = peer.toString()
     for (;;) {
       const msg = await this.read(lp, signal)
@@ -174,7 +176,7 @@ export class SyncProtocol {
         const verdict = checkRecord(rec, now, this.init.bounds)
         if (verdict === 'ok') {
           fresh.push(rec)
-          received?.set(rec.key, rec)
+          received?.add(rec)
         } else if (verdict !== 'expired') {
           // Dropped alone: a record this node cannot take must not stall every later round.
           this.init.counters.rejected++

@@ -2,6 +2,7 @@
  * Checks on records received from peers, before they are stored or
  * forwarded. Pure: the caller passes the time.
  */
+import { hasControlCharacters } from '../validation.ts'
 import type { StoreRecord } from '../store/memory-store.ts'
 
 export interface RecordBounds {
@@ -22,6 +23,8 @@ export function checkRecord (rec: StoreRecord, now: number, bounds: RecordBounds
   const horizon = now + bounds.maxTtl + bounds.maxClockSkew
   if (bounds.maxValueBytes !== undefined && rec.value !== null && rec.value.length > bounds.maxValueBytes) return `value of ${rec.value.length} bytes is larger than maxValueBytes (${bounds.maxValueBytes})`
   if (bounds.maxKeyBytes !== undefined && rec.key.length > bounds.maxKeyBytes / 3 && Buffer.byteLength(rec.key) > bounds.maxKeyBytes) return `key is longer than maxKeyBytes (${bounds.maxKeyBytes})`
+  // The rule local keys follow (decoded text is always well-formed): such a key could be neither read nor deleted here.
+  if (hasControlCharacters(rec.key)) return 'key contains control characters'
   if (rec.wall > now + bounds.maxClockSkew) return `version time ${rec.wall} is more than maxClockSkew ahead of ${now}`
   if (rec.expiresAt > horizon) return `expiresAt ${rec.expiresAt} is beyond maxTtl plus maxClockSkew from ${now}`
   if (rec.guardUntil > horizon) return `guardUntil ${rec.guardUntil} is beyond maxTtl plus maxClockSkew from ${now}`

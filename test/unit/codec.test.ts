@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  FORMAT, Kind, MAX_CONTENT_TYPE_BYTES, MAX_ORIGIN_BYTES,
+  FORMAT, Kind, MAX_ACKS_PER_MESSAGE, MAX_CONTENT_TYPE_BYTES, MAX_ORIGIN_BYTES, MAX_RECORDS_PER_MESSAGE,
   decodeMessage, encodeAcks, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize
 } from '../../src/replication/codec.ts'
 import { InvalidMessageError } from '../../src/errors.ts'
@@ -285,6 +285,17 @@ test('rejects lengths longer than the bytes left', () => {
   decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, 30, 0x61]), /acker needs 30 bytes/, 'acker length')
 })
 
+test('at most MAX_RECORDS_PER_MESSAGE records and MAX_ACKS_PER_MESSAGE acks per message: the limit decodes, one more is refused', () => {
+  const tiny = (i: number): WireRecord => ({ key: `k${i}`, value: null, expiresAt: 1, wall: 1, counter: 0, origin: 'A', guardUntil: 0 })
+  const atLimit = Array.from({ length: MAX_RECORDS_PER_MESSAGE }, (_, i) => tiny(i))
+  const decoded = decodeMessage(encodeRecords(atLimit), LIMITS) as Extract<Message, { kind: 1 }>
+  assert.is(decoded.records.length, MAX_RECORDS_PER_MESSAGE)
+  decodeInvalid(encodeRecords([...atLimit, tiny(-1)]), /record count 32769 is more than the limit of 32768/, 'records')
+  const ack: Ack = { origin: 'A', wall: 1, counter: 0 }
+  assert.is((decodeMessage(encodeAcks('B', Array(MAX_ACKS_PER_MESSAGE).fill(ack)), LIMITS) as Extract<Message, { kind: 2 }>).acks.length, MAX_ACKS_PER_MESSAGE)
+  decodeInvalid(encodeAcks('B', Array(MAX_ACKS_PER_MESSAGE + 1).fill(ack)), /ack count 32769 is more than the limit of 32768/, 'acks')
+})
+
 test('rejects a key over maxKeyBytes, a value over maxValueBytes, and over-long origins and content types', () => {
   const limits = { maxKeyBytes: 16, maxValueBytes: 100 }
   decodeMessage(encodeRecords([rec({ key: 'k'.repeat(16), value: new Uint8Array(100) })]), limits) // at the limits: fine
@@ -352,7 +363,7 @@ test('rejects counts larger than the bytes left could hold', () => {
   const one = rawRecord()
   decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...varint(2), ...one]), undefined, 'two records announced, one present')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...varint(1000), ...one]), /record count 1000 cannot fit/, 'record count')
-  decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...varint(MAX)]), /record count 9007199254740991 cannot fit/, 'max record count')
+  decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...varint(MAX)]), /record count 9007199254740991 is more than the limit/, 'max record count')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, ...str('a'), ...varint(100), 1, 0x61, 0, 0]), /ack count 100 cannot fit/, 'ack count')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, ...varint(5), 1, 2]), /bucket count 5 cannot fit/, 'want count')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.SUMMARY, ...varint(2), ...new Array(8).fill(0)]), /bucket count 2 cannot fit/, 'summary count')

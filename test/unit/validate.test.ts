@@ -96,4 +96,11 @@ test('checkRecord: a key or value beyond this node\'s own limits is refused with
   assert.match(checkRecord({ ...base, key: 'ééééé' }, 1000, bounds), /maxKeyBytes \(8\)/)
 })
 
+test('checkRecord: a replicated key with a control character or DEL is refused, as a local one is', () => {
+  for (const key of ['evil\u0000', 'a\nb', '\u001b[2J', 'del\u007f']) {
+    assert.is(checkRecord(live({ key } as never), NOW, BOUNDS), 'key contains control characters', JSON.stringify(key))
+  }
+  assert.is(checkRecord(put('tab-free ключ 🔑', 'v', { wall: NOW, expiresAt: NOW + 10_000 }), NOW, BOUNDS), 'ok')
+})
+
 test.run()

@@ -1,0 +1,114 @@
+/**
+ * Gossip against what a hostile or broken peer can send, with real nodes on
+ * loopback: the topic validator's verdicts on crafted messages (fed to it as
+ * the bytes a peer would send), and the replicator splitting what it sends
+ * so that no message exceeds the per-message limits its peers enforce.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { logger } from '@libp2p/logger'
+import { encodeRecords, decodeMessage, Kind, MAX_ACKS_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE } from '../../src/replication/codec.ts'
+import { GossipReplicator } from '../../src/replication/gossip.ts'
+import { newCounters } from '../../src/replication/counters.ts'
+import { startCluster, stopAll, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
+import { waitFor } from '../helpers/wait.ts'
+import type { RepramNode } from '../../src/index.ts'
+import type { Message, WireRecord } from '../../src/replication/codec.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+
+const test = suite('gossip limits')
+let nodes: RepramNode[] = []
+
+interface Internals {
+  running: { libp2p: { peerId: PeerId, services: { pubsub: GossipSub } }, gossip: { validate: (from: PeerId, msg: { data: Uint8Array }) => TopicValidatorResult } }
+}
+const internals = (n: RepramNode): Internals => n as unknown as Internals
+
+test.before(async () => {
+  nodes = await startCluster(2)
+  await waitForPeers(nodes)
+  await waitForGossip(nodes[0], nodes)
+})
+test.after(async () => { await stopAll(nodes) })
+
+const record = (over: Partial<WireRecord>): WireRecord => {
+  const now = Date.now()
+  return { key: 'k', value: new Uint8Array(1), expiresAt: now + 60_000, wall: now, counter: 0, origin: 'A', guardUntil: 0, ...over }
+}
+
+test('the validator: only-expired records are ignored, invalid ones rejected, a mix keeps the good records, too many records rejected', () => {
+  const [a, b] = nodes
+  const from = internals(b).running.libp2p.peerId
+  const validate = (records: WireRecord[]): TopicValidatorResult => internals(a).running.gossip.validate(from, { data: encodeRecords(records) })
+  const before = a.stats().counters.rejected
+
+  // A message whose records have all expired carries nothing: not delivered, not forwarded, no penalty.
+  const expired = Array.from({ length: 1000 }, (_, i) => record({ key: `gone/${i}`, wall: 1, expiresAt: 2 }))
+  assert.is(validate(expired), TopicValidatorResult.Ignore)
+  // Invalid records (a key with a control character, a version from the far future) cost the sender.
+  assert.is(validate([record({ key: 'evil\u0000\u001b[2J' })]), TopicValidatorResult.Reject)
+  assert.is(validate([record({ key: 'future', wall: Date.now() + 3_600_000 })]), TopicValidatorResult.Reject)
+  // Good records travel; the bad ones beside them are dropped alone.
+  assert.is(validate([record({ key: 'limits/good' }), record({ key: 'bad\n' }), ...expired.slice(0, 3)]), TopicValidatorResult.Accept)
+  // More records than any honest message holds: refused before they are looked at.
+  const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, (_, i) => record({ key: `m${i}`, value: null }))
+  assert.is(validate(many), TopicValidatorResult.Reject)
+  assert.is(a.stats().counters.rejected - before, 1000 + 1 + 1 + 1 + 3 + 1, 'every dropped record and the undecodable message counted')
+})
+
+test('a replicated key with a control character is never stored (it could be neither read nor deleted here)', async () => {
+  const [a, b] = nodes
+  const pubsub = internals(b).running.libp2p.services.pubsub
+  const topic = [...pubsub.getTopics()].find(t => t.includes('entries'))!
+  await pubsub.publish(topic, encodeRecords([record({ key: 'evil\u001b[2J', origin: b.peerId }), record({ key: 'limits/fine', origin: b.peerId })]))
+  await waitFor(async () => await a.get('limits/fine'), { message: 'the good record of the message to arrive' })
+  assert.equal(a.keys({ prefix: 'evil' }), [])
+})
+
+test('what the replicator sends is split so that no message has more records or acks than a peer accepts', async () => {
+  const [a, b] = nodes
+  // A replicator on a topic of its own over a's real gossipsub, and b listening on that topic.
+  const topic = `test/limits/${Math.random().toString(36).slice(2)}`
+  const sender = internals(a).running.libp2p.services.pubsub
+  const listener = internals(b).running.libp2p.services.pubsub
+  const received: Message[] = []
+  const onMessage = (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void => {
+    if (evt.detail.topic === topic) received.push(decodeMessage(evt.detail.data, { maxKeyBytes: 1024, maxValueBytes: 1024 }))
+  }
+  listener.addEventListener('message', onMessage)
+  listener.subscribe(topic)
+  const replicator = new GossipReplicator({
+    pubsub: sender,
+    topic,
+    self: a.peerId,
+    limits: { maxKeyBytes: 1024, maxValueBytes: 1024 },
+    bounds: { maxTtl: 3_600_000, maxClockSkew: 60_000 },
+    clock: Date.now,
+    counters: newCounters(),
+    log: logger('test:gossip-limits'),
+    onRecords: () => {},
+    onAcks: () => {}
+  })
+  replicator.start()
+  try {
+    await waitFor(() => sender.getSubscribers(topic).some(p => p.equals(internals(b).running.libp2p.peerId)), { message: 'b subscribed to the test topic' })
+    // Tiny records (a one-byte origin, which no real node has) and acks, more than one message holds.
+    const count = MAX_RECORDS_PER_MESSAGE + 10
+    replicator.resend(Array.from({ length: count }, (_, i) => record({ key: `r${i}`, value: null })))
+    for (let i = 0; i < MAX_ACKS_PER_MESSAGE + 10; i++) replicator.ack({ origin: 'A', wall: 1, counter: i })
+    replicator.flush()
+    await waitFor(() => received.length >= 4, { timeout: 20_000, message: `4 messages on the test topic (got ${received.length})` })
+    const recordCounts = received.filter(m => m.kind === Kind.RECORDS).map(m => (m as Extract<Message, { kind: 1 }>).records.length)
+    const ackCounts = received.filter(m => m.kind === Kind.ACKS).map(m => (m as Extract<Message, { kind: 2 }>).acks.length)
+    assert.equal(recordCounts.sort((x, y) => y - x), [MAX_RECORDS_PER_MESSAGE, 10])
+    assert.equal(ackCounts.sort((x, y) => y - x), [MAX_ACKS_PER_MESSAGE, 10])
+  } finally {
+    replicator.stop()
+    listener.removeEventListener('message', onMessage)
+    listener.unsubscribe(topic)
+  }
+})
+
+test.run()

@@ -1,0 +1,49 @@
+/**
+ * RoundVersions: what a sync initiator remembers of the records it received
+ * in a round (so as not to send them back): versions only, per key, bounded.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { RoundVersions } from '../../src/replication/round-versions.ts'
+
+const v = (key: string, wall: number, counter = 0, origin = 'A'): { key: string, wall: number, counter: number, origin: string } => ({ key, wall, counter, origin })
+
+test('has: exactly the version noted for the key, no other', () => {
+  const seen = new RoundVersions(10)
+  seen.add(v('k', 5, 1, 'A'))
+  assert.ok(seen.has(v('k', 5, 1, 'A')))
+  assert.not.ok(seen.has(v('k', 6, 1, 'A')), 'another wall')
+  assert.not.ok(seen.has(v('k', 5, 2, 'A')), 'another counter')
+  assert.not.ok(seen.has(v('k', 5, 1, 'B')), 'another origin')
+  assert.not.ok(seen.has(v('other', 5, 1, 'A')), 'another key')
+})
+
+test('a later version of a key replaces the one noted', () => {
+  const seen = new RoundVersions(10)
+  seen.add(v('k', 5))
+  seen.add(v('k', 7))
+  assert.ok(seen.has(v('k', 7)))
+  assert.not.ok(seen.has(v('k', 5)))
+  assert.is(seen.size, 1)
+})
+
+test('keeps only the version, not the record (nor the frame its value is a view of)', () => {
+  const seen = new RoundVersions(10)
+  const frame = new Uint8Array(1024)
+  const rec = { ...v('k', 5), value: frame.subarray(0, 8), expiresAt: 9, guardUntil: 0 }
+  seen.add(rec)
+  const kept = (seen as unknown as { versions: Map<string, object> }).versions.get('k')
+  assert.equal(kept, { wall: 5, counter: 0, origin: 'A' })
+})
+
+test('notes at most `max` keys; past that, keys are not noted (they are sent back, and found stale)', () => {
+  const seen = new RoundVersions(3)
+  for (let i = 0; i < 10; i++) seen.add(v(`k${i}`, i))
+  assert.is(seen.size, 3)
+  assert.ok(seen.has(v('k2', 2)))
+  assert.not.ok(seen.has(v('k3', 3)))
+  seen.add(v('k1', 100)) // a key already noted still takes a newer version
+  assert.ok(seen.has(v('k1', 100)))
+})
+
+test.run()
