@@ -39,6 +39,13 @@ const FRAME_BYTES = 256 * 1024
 const MAX_FRAME_BYTES = 4 * 1024 * 1024
 /** Most keys an initiator remembers per round as already held by the peer (see `RoundVersions`). */
 const MAX_REMEMBERED = 1_000_000
+/**
+ * Most bytes received and not yet read on a sync stream. Frames arrive as
+ * fast as the network carries them, and while one is being applied the
+ * next ones queue up: with values of a few MiB, the 4 MiB default of the
+ * byte stream overflowed after two frames and failed the round.
+ */
+const MAX_BUFFERED_BYTES = 4 * MAX_FRAME_BYTES
 /** A round that takes longer than this is abandoned. */
 export const SYNC_TIMEOUT_MS = 60_000
 
@@ -102,7 +109,7 @@ export class SyncProtocol {
   private async initiate (peer: PeerId): Promise<void> {
     const signal = this.signal()
     const stream = await this.init.libp2p.dialProtocol(peer, this.init.protocol, { signal })
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
     try {
       await this.write(lp, encodeSummary(this.init.store.digests), signal)
       const want = await this.read(lp, signal)
@@ -122,7 +129,7 @@ export class SyncProtocol {
 
   private async respond (stream: Stream, peer: PeerId): Promise<void> {
     const signal = this.signal()
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
     const summary = await this.read(lp, signal)
     if (summary.kind !== Kind.SUMMARY) throw new InvalidMessageError(`expected SUMMARY, got kind ${summary.kind}`)
     const theirs = summary.digests

@@ -127,6 +127,21 @@ test('a joining node is sent what it lacks, and nothing travels back', async () 
   }
 })
 
+test('a joiner catches up on large values too (frames of 3 MiB back to back)', async () => {
+  const big = { maxValueBytes: 3 * 1024 * 1024, syncInterval: 0 }
+  const a = await startNode(big)
+  started.push(a)
+  for (let i = 0; i < 4; i++) await a.put(`large/${i}`, new Uint8Array(3 * 1024 * 1024).fill(i), { ttl: 60_000 })
+  for (let i = 0; i < 200; i++) await a.put(`large/small/${i}`, 'x', { ttl: 60_000 })
+  const b = await startNode({ ...big, bootstrap: [a.multiaddrs[0]] })
+  started.push(b)
+  await waitFor(() => b.keys({ prefix: 'large/' }).length === 204 || b.stats().counters.syncFailures > 0 || a.stats().counters.syncFailures > 0,
+    { timeout: 30_000, message: 'the joiner to catch up' })
+  assert.is(a.stats().counters.syncFailures + b.stats().counters.syncFailures, 0, 'no failed round')
+  assert.is(b.keys({ prefix: 'large/' }).length, 204)
+  assert.ok((await b.get('large/3'))!.value.every(x => x === 3), 'a large value arrived whole')
+})
+
 test('nodes in sync exchange only a small summary', async () => {
   const [a, b] = await cluster(2, 0) // no background rounds: measure one round alone
   for (let i = 0; i < 2000; i++) await a.put(`bulk/${i}`, 'x'.repeat(100), { ttl: 60_000 })
