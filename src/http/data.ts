@@ -26,12 +26,13 @@ const SECONDS_RE = /^\d{1,12}(\.\d{1,9})?$/
 
 /**
  * The TTL a client asked for, ms: `?ttl=` or else `X-TTL`, in seconds
- * (fractions allowed); `undefined` when neither is given. Checked against
- * the node's limits here so the message speaks in seconds, as the client did.
+ * (fractions allowed); `undefined` when neither is given (an empty `?ttl=`
+ * counts as not given). Checked against the node's limits here so the
+ * message speaks in seconds, as the client did.
  */
 export function parseTtl (query: URLSearchParams, header: string | string[] | undefined, config: HttpNode['config']): number | undefined {
-  let raw = query.get('ttl') ?? (Array.isArray(header) ? header.join(', ') : header)
-  raw = raw?.trim()
+  let raw = query.get('ttl')?.trim()
+  if (raw === undefined || raw === '') raw = (Array.isArray(header) ? header.join(', ') : header)?.trim()
   if (raw === undefined || raw === '') return undefined
   if (!SECONDS_RE.test(raw)) {
     throw new InvalidTtlError(`the TTL must be a number of seconds, got ${JSON.stringify(raw.slice(0, 40))}`)
@@ -162,7 +163,7 @@ function entryHeaders (entry: Entry, remaining: number, cors: Readonly<OutgoingH
 
 export async function deleteData ({ node, res, headers, param }: RequestContext): Promise<void> {
   const existed = await node.delete(decodeKey(param))
-  if (!existed) throw new HttpError('KeyNotFoundError', 'no live entry under this key (the deletion is replicated anyway)')
+  if (!existed) throw new HttpError('KeyNotFoundError', 'no live entry under this key here: nothing was deleted')
   res.writeHead(204, headers)
   res.end()
 }

@@ -38,7 +38,7 @@
  * | --- | --- |
  * | `PUT` or `POST /v1/data/{key}` | Stores the raw body. TTL from `?ttl=` or the `X-TTL` header (the query wins when both are given), else the node's `defaultTtl`; the request's `Content-Type` is stored with the value. `201` when `writeQuorum` other nodes confirmed within `writeTimeout`, `202` when stored locally but not (yet) confirmed (at once when the node has no peers). Headers `X-TTL` (effective TTL, s) and `X-Expires-At`; body `{ key, expires_at, version, confirmations }`. `400` bad key or TTL, `413` body over `maxBodyBytes`, `507` store full. |
  * | `GET /v1/data/{key}` | The raw value with its stored `Content-Type` (else `application/octet-stream`) and `X-Created-At`, `X-Expires-At`, `X-Original-TTL`, `X-Remaining-TTL` (whole seconds, rounded down), `X-Version`. `404` when absent or expired. `HEAD`: the same without the body. A key read again is answered from its kept answer after the node's `isCurrent` re-check (see `answers.ts`): never staler than a fresh read. |
- * | `DELETE /v1/data/{key}` | `204` when the key existed here, `404` otherwise; the deletion replicates either way. |
+ * | `DELETE /v1/data/{key}` | `204` when the key had a live value here (the deletion then replicates), `404` otherwise (nothing is deleted). |
  * | `GET /v1/keys?prefix=&limit=&cursor=` | `{ keys, next_cursor }`: live keys in code-unit order, `limit` (default 1000, at most 10000) per page; pass `next_cursor` back as `cursor` for the next page; `null` on the last page. |
  * | `GET /v1/health` | `{ status: 'ok', peer_id, network, peers }`; `503 { status: 'stopped' }` while the node is not started. |
  * | `GET /v1/status` | Peer id, addresses, network, peer count, entries, bytes, tombstones, uptime, TTL limits, package version. |

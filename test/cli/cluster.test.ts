@@ -202,6 +202,29 @@ cli('watch tails changes made on another node, and stops on SIGINT with exit 0',
   }
 })
 
+cli('a node stops at once on SIGTERM while a write waits for its confirmations, and answers that write 202', async () => {
+  // More confirmations than the cluster can give and a long wait: the PUT is still waiting when the signal comes.
+  const waiting = await startNode([...LOOPBACK, '--write-quorum', '5', '--write-timeout', '60', '--bootstrap', nodes[0].info.multiaddrs[0]], { label: 'quorum node' })
+  try {
+    await waiting.proc.waitForEvent('peer:join', e => e.peerId === nodes[0].info.peerId)
+    const key = `stop-while-waiting/${randomBytes(4).toString('hex')}`
+    let answered = false
+    const put = fetch(`${waiting.info.http as string}/v1/data/${key}`, { method: 'PUT', body: 'v', headers: { 'X-TTL': '60' } })
+      .then(async res => { answered = true; return { status: res.status, body: await res.json() as { confirmations: number } } })
+    await replicated(nodes[0].url, key) // stored and sent: now waiting for confirmations
+    assert.not.ok(answered, 'the write is still waiting')
+    const started = Date.now()
+    const exit = await waiting.proc.stop('SIGTERM', 10_000)
+    assert.equal(exit, { code: 0, signal: null }, waiting.proc.output())
+    assert.ok(Date.now() - started < 8000, `stopped in ${Date.now() - started} ms`)
+    const res = await put
+    assert.is(res.status, 202, 'stored, not confirmed')
+    assert.ok(res.body.confirmations < 5)
+  } finally {
+    await waiting.proc.stop('SIGKILL')
+  }
+})
+
 cli('SIGTERM and SIGINT stop nodes gracefully with exit 0', async () => {
   const [a, b, c] = nodes
   const exitA = await a.proc.stop('SIGTERM')

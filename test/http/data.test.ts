@@ -26,6 +26,9 @@ test('parseTtl: seconds from ?ttl= or X-TTL, query first, checked against the li
   assert.is(parseTtl(new URLSearchParams(), '30', config), 30_000)
   assert.is(parseTtl(new URLSearchParams(), ' 1.5 ', config), 1500)
   assert.is(parseTtl(new URLSearchParams('ttl=2'), '30', config), 2000)
+  assert.is(parseTtl(new URLSearchParams('ttl='), '30', config), 30_000, 'an empty ?ttl= is not given: X-TTL counts')
+  assert.is(parseTtl(new URLSearchParams('ttl'), '30', config), 30_000, 'a bare ?ttl likewise')
+  assert.is(parseTtl(new URLSearchParams('ttl= '), undefined, config), undefined)
   for (const bad of ['abc', '-5', '1e3', '0x10', 'Infinity', '5s', '1,2']) {
     assert.throws(() => parseTtl(new URLSearchParams(), bad, config), (err: Error) => err.name === 'InvalidTtlError', bad)
   }
@@ -167,7 +170,9 @@ test('DELETE answers 204 when the key existed, then 404', async () => {
   assert.is((await fetch(url('/v1/data/doomed'))).status, 404)
   const second = await fetch(url('/v1/data/doomed'), { method: 'DELETE' })
   assert.is(second.status, 404)
-  assert.is(((await second.json()) as { error: string }).error, 'KeyNotFoundError')
+  const body = (await second.json()) as { error: string, message: string }
+  assert.is(body.error, 'KeyNotFoundError')
+  assert.match(body.message, /nothing was deleted/, 'says nothing was sent, not that a deletion replicates')
 })
 
 test('keys are percent-decoded; slashes may be raw or escaped', async () => {

@@ -184,7 +184,13 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
   return EXIT.ok
 }
 
-/** Stops the HTTP server, then the node, within {@link STOP_DEADLINE_MS}. */
+/**
+ * Stops the HTTP server and the node, within {@link STOP_DEADLINE_MS}. The
+ * server stops taking requests first; the node stops while the requests in
+ * flight finish, since stopping it ends the waits of writes for their
+ * confirmations (they answer 202: stored, not confirmed), which could
+ * otherwise outlast the deadline (`--write-timeout`).
+ */
 async function stopAll (node: RepramNode, server: HttpServer | undefined, shutdown: AbortController): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_resolve, reject) => {
@@ -193,8 +199,9 @@ async function stopAll (node: RepramNode, server: HttpServer | undefined, shutdo
   try {
     await Promise.race([(async () => {
       shutdown.abort()
-      await server?.close()
+      const closed = server?.close()
       if (node.started) await node.stop()
+      await closed
     })(), deadline])
   } finally {
     clearTimeout(timer)
