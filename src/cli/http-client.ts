@@ -66,19 +66,37 @@ export function describeNetworkError (err: any): string {
  * `{ error, message }` body when it has one.
  */
 export async function responseError (baseUrl: string, res: Response, what: string): Promise<CommandError> {
-  let detail = ''
+  let text = ''
+  try { text = await res.text() } catch {}
+  return errorFromBody(baseUrl, res, text, what)
+}
+
+/** `responseError` for a body already read. */
+export function errorFromBody (baseUrl: string, res: Response, text: string, what: string): CommandError {
+  let detail: string
   try {
-    const text = await res.text()
-    try {
-      const body = JSON.parse(text)
-      detail = typeof body?.message === 'string' ? body.message : typeof body?.error === 'string' ? body.error : text
-    } catch {
-      detail = text
-    }
-  } catch {}
+    const body = JSON.parse(text)
+    detail = typeof body?.message === 'string' ? body.message : typeof body?.error === 'string' ? body.error : text
+  } catch {
+    detail = text
+  }
   detail = detail.trim().split('\n')[0].slice(0, 300)
   const status = `HTTP ${res.status}${res.statusText !== '' ? ' ' + res.statusText : ''}`
   return new CommandError(`${what} failed: ${detail !== '' ? detail : status}${detail !== '' ? ` (${status})` : ''} from ${baseUrl}`)
+}
+
+/**
+ * The error for a 404 answer to a data request: "not found" when the key
+ * is missing, but the server's own message when it says something else was
+ * (a wrong `--url` answers `NotFoundError: no such endpoint`).
+ */
+export async function notFoundError (baseUrl: string, res: Response, key: string, what: string): Promise<CommandError> {
+  let text = ''
+  try { text = await res.text() } catch {}
+  let name: unknown
+  try { name = JSON.parse(text)?.error } catch {}
+  if (name === undefined || name === 'KeyNotFoundError') return new CommandError(`not found: "${key}" (absent, deleted or expired) on ${baseUrl}`)
+  return errorFromBody(baseUrl, res, text, what)
 }
 
 /** GETs a JSON document; a non-2xx answer or a body that is not JSON is a `CommandError`. */

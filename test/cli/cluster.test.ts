@@ -202,6 +202,19 @@ cli('watch tails changes made on another node, and stops on SIGINT with exit 0',
   }
 })
 
+cli('a 404 that is not about the key (a wrong --url path) is reported as the server said, not as a missing key', async () => {
+  const [a] = nodes
+  for (const command of ['get', 'delete']) {
+    const wrong = await run([command, 'some-key', '--url', `${a.url}/prefix/`])
+    assert.is(wrong.code, 1, wrong.stderr)
+    assert.match(wrong.stderr, /no such endpoint \(HTTP 404/, `${command}: ${wrong.stderr}`)
+    assert.not.match(wrong.stderr, /absent, deleted or expired/)
+  }
+  const missing = await run(['get', `never-written/${randomBytes(4).toString('hex')}`, '--url', a.url])
+  assert.is(missing.code, 1)
+  assert.match(missing.stderr, /not found: ".*" \(absent, deleted or expired\)/)
+})
+
 cli('a node stops at once on SIGTERM while a write waits for its confirmations, and answers that write 202', async () => {
   // More confirmations than the cluster can give and a long wait: the PUT is still waiting when the signal comes.
   const waiting = await startNode([...LOOPBACK, '--write-quorum', '5', '--write-timeout', '60', '--bootstrap', nodes[0].info.multiaddrs[0]], { label: 'quorum node' })

@@ -5,7 +5,7 @@
 import { parseCommandLine, parseDurationMs, stringSetting, urlSettings, parseInteger } from '../args.ts'
 import { CommandError, UsageError, EXIT } from '../errors.ts'
 import { formatDuration, parseTime } from '../format.ts'
-import { dataPath, request, responseError, getJson } from '../http-client.ts'
+import { dataPath, request, responseError, notFoundError, getJson } from '../http-client.ts'
 import type { Env, FlagValues } from '../args.ts'
 import type { ParseArgsOptionsConfig } from 'node:util'
 
@@ -102,7 +102,11 @@ export async function runPut (argv: string[], env: Env): Promise<number> {
     headers['x-ttl'] = String(parseDurationMs(ttl, 1) / 1000)
   }
   const contentType = stringSetting(values, 'content-type', {}, [])
-  if (contentType !== undefined) headers['content-type'] = contentType.value
+  if (contentType !== undefined) {
+    // Checked here: fetch refuses a header it cannot send, which would read as an unreachable node.
+    if (!/^[\x20-\x7e]{1,256}$/.test(contentType.value)) throw new UsageError(`${contentType.source}: expected 1-256 printable ASCII characters, got ${JSON.stringify(contentType.value)}`, 'put')
+    headers['content-type'] = contentType.value
+  }
 
   let body: Uint8Array
   if (positionals[1] === undefined || positionals[1] === '-') {
@@ -137,10 +141,7 @@ export async function runGet (argv: string[], env: Env): Promise<number> {
   const key = requireKey('get', positionals[0])
   const { url, timeoutMs } = clientBase('get', values, env)
   const res = await request(url, dataPath(key), { timeoutMs })
-  if (res.status === 404) {
-    await res.body?.cancel()
-    throw new CommandError(`not found: "${key}" (absent, deleted or expired) on ${url}`)
-  }
+  if (res.status === 404) throw await notFoundError(url, res, key, `get "${key}"`)
   if (!res.ok) throw await responseError(url, res, `get "${key}"`)
   const value = new Uint8Array(await res.arrayBuffer())
   if (values.json === true) {
@@ -171,10 +172,7 @@ export async function runDelete (argv: string[], env: Env): Promise<number> {
   const key = requireKey('delete', positionals[0])
   const { url, timeoutMs } = clientBase('delete', values, env)
   const res = await request(url, dataPath(key), { method: 'DELETE', timeoutMs })
-  if (res.status === 404) {
-    await res.body?.cancel()
-    throw new CommandError(`not found: "${key}" (absent, deleted or expired) on ${url}`)
-  }
+  if (res.status === 404) throw await notFoundError(url, res, key, `delete "${key}"`)
   if (!res.ok) throw await responseError(url, res, `delete "${key}"`)
   await res.body?.cancel()
   process.stdout.write(`${key}: deleted\n`)
