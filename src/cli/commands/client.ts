@@ -25,8 +25,9 @@ VALUE, or with -, the value is read from stdin (any bytes). A VALUE that
 starts with - goes last, after --:  repram put --ttl 60 KEY -- -5
 
 Options:
-  -t, --ttl S           time to live in seconds (or 500ms, 30s, 5m, 2h, 7d)
-                        [default: the node's default TTL]
+  -t, --ttl S           time to live in seconds (or 1500ms, 30s, 5m, 2h, 7d),
+                        within the node's limits (1 s to 7 d unless it was
+                        started with others) [default: the node's default TTL]
   -c, --content-type T  MIME type stored with the value
       --json            print the server's answer as JSON
 ${URL_HELP}
