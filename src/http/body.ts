@@ -4,8 +4,20 @@
  * and a client may lie), and reading stops as soon as the limit is passed so
  * an oversized upload never sits in memory.
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ValueTooLargeError } from '../errors.ts'
+
+/** Requests whose client waits for `100 Continue` before sending the body. */
+const pendingContinue = new WeakMap<IncomingMessage, () => void>()
+
+/**
+ * For a request that came with `Expect: 100-continue`: `readBody` sends the
+ * `100 Continue` when it starts reading, not before, so a request answered
+ * without reading its body never makes the client upload it.
+ */
+export function continueOnRead (req: IncomingMessage, res: ServerResponse): void {
+  pendingContinue.set(req, () => { res.writeContinue() })
+}
 
 /**
  * Resolves with the whole body, or rejects with `ValueTooLargeError` once
@@ -18,6 +30,11 @@ export function readBody (req: IncomingMessage, limit: number): Promise<Uint8Arr
   if (Number.isFinite(declared) && declared > limit) {
     req.resume()
     return Promise.reject(new ValueTooLargeError(declared, limit))
+  }
+  const sendContinue = pendingContinue.get(req)
+  if (sendContinue !== undefined) {
+    pendingContinue.delete(req)
+    sendContinue()
   }
 
   return new Promise((resolve, reject) => {

@@ -88,6 +88,7 @@ function firstAfter (sorted: readonly string[], cursor: string): number {
  */
 export function keys (ctx: RequestContext): void {
   const { node, query } = ctx
+  if (!node.started) throw new NotStartedError() // like every other data route: a stopped node serves nothing
   const prefix = query.get('prefix') ?? ''
   const rawLimit = query.get('limit')
   let limit = KEYS_DEFAULT_LIMIT

@@ -1,6 +1,7 @@
 /** The server levels of the API: an `http.Server` whose `close()` also ends watch streams, and listening on it. */
 import { Server, type IncomingMessage, type ServerResponse } from 'node:http'
 import { AbortError } from '../errors.ts'
+import { continueOnRead } from './body.ts'
 import type { HttpHandler, StartedHttpServer } from './index.ts'
 
 /**
@@ -13,6 +14,15 @@ export class RepramHttpServer extends Server {
   constructor (handler: HttpHandler, shutdown: AbortController) {
     super((req: IncomingMessage, res: ServerResponse) => { handler(req, res) })
     this.#shutdown = shutdown
+    // `Expect: 100-continue`: the client waits for 100 before it uploads.
+    // Node would send it before the handler saw the request; here it goes
+    // out only when the body is read (see `readBody`), so a request refused
+    // first (too large by its Content-Length, a bad key or TTL, rate
+    // limited) gets its answer without the upload.
+    this.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      continueOnRead(req, res)
+      handler(req, res)
+    })
   }
 
   override close (callback?: (err?: Error) => void): this {

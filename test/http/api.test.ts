@@ -264,7 +264,7 @@ test('a node that is not started: health 503 stopped, data 503 NotStartedError',
     const health = await fetch(http.url + '/v1/health')
     assert.is(health.status, 503)
     assert.is(((await health.json()) as { status: string }).status, 'stopped')
-    for (const [method, path] of [['GET', '/v1/data/k'], ['PUT', '/v1/data/k'], ['DELETE', '/v1/data/k'], ['GET', '/v1/status'], ['GET', '/v1/topology'], ['GET', '/v1/watch']]) {
+    for (const [method, path] of [['GET', '/v1/data/k'], ['PUT', '/v1/data/k'], ['DELETE', '/v1/data/k'], ['GET', '/v1/status'], ['GET', '/v1/topology'], ['GET', '/v1/watch'], ['GET', '/v1/keys']]) {
       const res = await fetch(http.url + path, { method, body: method === 'PUT' ? 'x' : undefined })
       assert.is(res.status, 503, `${method} ${path}`)
       assert.is(((await res.json()) as { error: string }).error, 'NotStartedError')

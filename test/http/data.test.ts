@@ -162,6 +162,21 @@ test('an entry past its TTL is 404 (real time)', async () => {
   await waitFor(async () => (await fetch(url('/v1/data/short'))).status === 404, { timeout: 5000, message: 'the entry to expire' })
 })
 
+test('Expect: 100-continue: a body too large by its Content-Length is refused before the client uploads it; one that fits is asked for', async () => {
+  const ask = async (key: string, length: number): Promise<{ status: number, continued: boolean }> => await new Promise((resolve, reject) => {
+    const u = new URL(url(`/v1/data/${key}`))
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { Expect: '100-continue', 'Content-Length': String(length), 'X-TTL': '60' } })
+    let continued = false
+    req.on('continue', () => { continued = true; req.end(Buffer.alloc(length, 0x61)) })
+    req.on('response', res => { res.resume(); res.on('end', () => { resolve({ status: res.statusCode!, continued }); req.destroy() }) })
+    req.on('error', err => { if (!continued) reject(err) })
+    req.flushHeaders()
+  })
+  assert.equal(await ask('expect/large', MAX_VALUE + 1), { status: 413, continued: false })
+  assert.equal(await ask('expect/fits', 100), { status: 202, continued: true })
+  assert.is((await fetch(url('/v1/data/expect/fits'))).status, 200)
+})
+
 test('DELETE answers 204 when the key existed, then 404', async () => {
   await put('doomed', 'x')
   const first = await fetch(url('/v1/data/doomed'), { method: 'DELETE' })
