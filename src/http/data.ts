@@ -35,6 +35,8 @@ export function parseTtl (query: URLSearchParams, header: string | string[] | un
   if (raw === undefined || raw === '') raw = (Array.isArray(header) ? header.join(', ') : header)?.trim()
   if (raw === undefined || raw === '') return undefined
   if (!SECONDS_RE.test(raw)) {
+    // Digits, but more than any TTL could need: say so, rather than that it is not a number.
+    if (/^\d+(\.\d+)?$/.test(raw)) throw new InvalidTtlError(`the TTL must be between ${msToSeconds(config.minTtl)} and ${msToSeconds(config.maxTtl)} seconds, got ${raw.slice(0, 40)}`)
     throw new InvalidTtlError(`the TTL must be a number of seconds, got ${JSON.stringify(raw.slice(0, 40))}`)
   }
   const ttlMs = Math.round(Number(raw) * 1000)

@@ -34,6 +34,7 @@ test('parseTtl: seconds from ?ttl= or X-TTL, query first, checked against the li
   }
   assert.throws(() => parseTtl(new URLSearchParams('ttl=0.5'), undefined, config), (err: Error) => err.name === 'InvalidTtlError' && /between 1 and 60 seconds/.test(err.message))
   assert.throws(() => parseTtl(new URLSearchParams('ttl=61'), undefined, config), (err: Error) => err.name === 'InvalidTtlError')
+  assert.throws(() => parseTtl(new URLSearchParams(), '9999999999999', config), (err: Error) => err.name === 'InvalidTtlError' && /between 1 and 60 seconds, got 9999999999999/.test(err.message), 'too many digits: out of range, not "not a number"')
 })
 
 test('decodeKey: percent-decoding, malformed escapes are an invalid key', () => {
