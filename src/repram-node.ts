@@ -6,9 +6,8 @@
  * (last writer wins) -> gossip batcher (the first write of an event-loop
  * turn is published at once) -> peers validate, apply, and (when the writer
  * asked for a quorum) ack over gossip. The local `entry:set` fires once the
- * write's message has gone out (a few microtasks after `put` returns, or
- * at the end of the turn for a batched write), so a slow listener never
- * holds it back.
+ * writes of the event-loop turn have gone out (so just after `put` has
+ * resolved), so a slow listener never holds them back.
  * Late joiners and healed partitions are caught up by the sync protocol.
  */
 import { TypedEventEmitter } from 'main-event'
@@ -452,7 +451,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   /**
    * Sends a local write (`send`) and runs `emit`, its event, once the
-   * write's message has gone out, so that listeners cannot hold it back.
+   * writes of the turn have gone out, so that listeners cannot hold them back.
    * The write is stored either way: when `send` throws, the event fires at
    * once and the error propagates to the caller.
    */
