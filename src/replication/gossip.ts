@@ -16,12 +16,15 @@
  * score drops). Records are then judged one by one: one that is oversized
  * for this node, has a version from the future, an expiry beyond `maxTtl`
  * + skew, a key with control characters, or expired in transit is dropped
- * and counted; a message left with nothing acceptable is neither delivered
- * nor forwarded (rejected, costing the sender, when something in it was
- * invalid; ignored when it had only expired records). The decoded message is kept for the
- * delivery handler so bytes are decoded once: the one validated last in a
- * field of its own (gossipsub delivers a message right after validating it),
- * any earlier one still waiting in a `WeakMap`.
+ * and counted. A message left with nothing acceptable is neither delivered
+ * nor forwarded: rejected when a record in it broke a rule every node holds
+ * to (a key with control characters), otherwise ignored, without cost to
+ * the sender, since a peer configured otherwise (larger limits, a longer
+ * maximum TTL) or with its clock off sends such records in good faith, and
+ * penalising it would cut this node off from an honest relay. The decoded
+ * message is kept for the delivery handler so bytes are decoded once: the
+ * one validated last in a field of its own (gossipsub delivers a message
+ * right after validating it), any earlier one still waiting in a `WeakMap`.
  *
  * Messages are unsigned (`StrictNoSign`, id = hash of the data): signing
  * would cost most of the throughput, and the writer's identity is in each
@@ -29,7 +32,7 @@
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { decodeMessage, encodeAcks, encodeRecords, recordSize, Kind, MAX_ACKS_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
-import { checkRecord } from './validate.ts'
+import { breaksProtocol, checkRecord } from './validate.ts'
 import type { Ack, Message, WireRecord } from './codec.ts'
 import type { ReplicationContext } from './counters.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -212,23 +215,22 @@ export class GossipReplicator {
     if (message.kind === Kind.RECORDS) {
       // Each record is judged on its own: one this node cannot take (its
       // limits may be smaller than the writer's, or it expired in transit)
-      // does not cost the others. Only a message with nothing acceptable
-      // and something invalid is rejected (not forwarded, sender penalised).
+      // does not cost the others.
       const now = clock()
       const accepted: WireRecord[] = []
-      let invalid = 0
+      let foul = 0
       for (const rec of message.records) {
         const verdict = checkRecord(rec, now, bounds)
         if (verdict === 'ok') { accepted.push(rec); continue }
         counters.rejected++
         if (verdict !== 'expired') {
-          invalid++
+          if (breaksProtocol(verdict)) foul++
           log('dropped record "%s" from %p: %s', rec.key, from, verdict)
         }
       }
-      // Nothing left to store: not delivered, not forwarded. Invalid records
-      // cost the sender (Reject); records that merely expired do not (Ignore).
-      if (accepted.length === 0) return invalid > 0 ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      // Nothing left to store: not delivered, not forwarded; the sender pays
+      // only for records no honest node sends.
+      if (accepted.length === 0) return foul > 0 ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
       message.records = accepted
     } else if (message.kind !== Kind.ACKS) {
       counters.rejected++

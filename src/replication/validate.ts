@@ -14,6 +14,19 @@ export interface RecordBounds {
   maxValueBytes?: number
 }
 
+/** The verdict on a key no node accepts (control characters): no honest writer sends one. */
+export const FOUL_KEY = 'key contains control characters'
+
+/**
+ * Whether a verdict (neither `'ok'` nor `'expired'`) breaks a rule every
+ * node holds to, rather than one of this node's own settings (its limits,
+ * its maximum TTL, the clock skew it allows): a record can fail those in
+ * good faith, sent by a node configured otherwise or with its clock off.
+ */
+export function breaksProtocol (verdict: string): boolean {
+  return verdict === FOUL_KEY
+}
+
 /**
  * `'ok'`, `'expired'`, or the reason the record is not acceptable here.
  * Either way a record that is not `'ok'` is dropped and counted on its own;
@@ -24,7 +37,7 @@ export function checkRecord (rec: StoreRecord, now: number, bounds: RecordBounds
   if (bounds.maxValueBytes !== undefined && rec.value !== null && rec.value.length > bounds.maxValueBytes) return `value of ${rec.value.length} bytes is larger than maxValueBytes (${bounds.maxValueBytes})`
   if (bounds.maxKeyBytes !== undefined && rec.key.length > bounds.maxKeyBytes / 3 && Buffer.byteLength(rec.key) > bounds.maxKeyBytes) return `key is longer than maxKeyBytes (${bounds.maxKeyBytes})`
   // The rule local keys follow (decoded text is always well-formed): such a key could be neither read nor deleted here.
-  if (hasControlCharacters(rec.key)) return 'key contains control characters'
+  if (hasControlCharacters(rec.key)) return FOUL_KEY
   if (rec.wall > now + bounds.maxClockSkew) return `version time ${rec.wall} is more than maxClockSkew ahead of ${now}`
   if (rec.expiresAt > horizon) return `expiresAt ${rec.expiresAt} is beyond maxTtl plus maxClockSkew from ${now}`
   if (rec.guardUntil > horizon) return `guardUntil ${rec.guardUntil} is beyond maxTtl plus maxClockSkew from ${now}`

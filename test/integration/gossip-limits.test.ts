@@ -38,7 +38,7 @@ const record = (over: Partial<WireRecord>): WireRecord => {
   return { key: 'k', value: new Uint8Array(1), expiresAt: now + 60_000, wall: now, counter: 0, origin: 'A', guardUntil: 0, ...over }
 }
 
-test('the validator: only-expired records are ignored, invalid ones rejected, a mix keeps the good records, too many records rejected', () => {
+test('the validator: records this node cannot take are ignored, a key no node takes is rejected, a mix keeps the good records, too many records are rejected', () => {
   const [a, b] = nodes
   const from = internals(b).running.libp2p.peerId
   const validate = (records: WireRecord[]): TopicValidatorResult => internals(a).running.gossip.validate(from, { data: encodeRecords(records) })
@@ -47,15 +47,19 @@ test('the validator: only-expired records are ignored, invalid ones rejected, a 
   // A message whose records have all expired carries nothing: not delivered, not forwarded, no penalty.
   const expired = Array.from({ length: 1000 }, (_, i) => record({ key: `gone/${i}`, wall: 1, expiresAt: 2 }))
   assert.is(validate(expired), TopicValidatorResult.Ignore)
-  // Invalid records (a key with a control character, a version from the far future) cost the sender.
+  // A key no node accepts costs the sender.
   assert.is(validate([record({ key: 'evil\u0000\u001b[2J' })]), TopicValidatorResult.Reject)
-  assert.is(validate([record({ key: 'future', wall: Date.now() + 3_600_000 })]), TopicValidatorResult.Reject)
+  // Records beyond this node's own settings (a peer with a clock ahead, larger limits, a longer
+  // maximum TTL) are dropped without penalising the peer that relayed them.
+  assert.is(validate([record({ key: 'future', wall: Date.now() + 3_600_000 })]), TopicValidatorResult.Ignore)
+  assert.is(validate([record({ key: 'large', value: new Uint8Array(a.config.maxValueBytes + 1) })]), TopicValidatorResult.Ignore)
+  assert.is(validate([record({ key: 'long-lived', expiresAt: Date.now() + a.config.maxTtl + 3_600_000 })]), TopicValidatorResult.Ignore)
   // Good records travel; the bad ones beside them are dropped alone.
   assert.is(validate([record({ key: 'limits/good' }), record({ key: 'bad\n' }), ...expired.slice(0, 3)]), TopicValidatorResult.Accept)
   // More records than any honest message holds: refused before they are looked at.
   const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, (_, i) => record({ key: `m${i}`, value: null }))
   assert.is(validate(many), TopicValidatorResult.Reject)
-  assert.is(a.stats().counters.rejected - before, 1000 + 1 + 1 + 1 + 3 + 1, 'every dropped record and the undecodable message counted')
+  assert.is(a.stats().counters.rejected - before, 1000 + 1 + 1 + 1 + 1 + 1 + 3 + 1, 'every dropped record and the undecodable message counted')
 })
 
 test('a replicated key with a control character is never stored (it could be neither read nor deleted here)', async () => {

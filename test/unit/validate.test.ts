@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { checkRecord } from '../../src/replication/validate.ts'
+import { breaksProtocol, checkRecord } from '../../src/replication/validate.ts'
 import { put, del } from './helpers.ts'
 import type { RecordBounds } from '../../src/replication/validate.ts'
 
@@ -101,6 +101,15 @@ test('checkRecord: a replicated key with a control character or DEL is refused, 
     assert.is(checkRecord(live({ key } as never), NOW, BOUNDS), 'key contains control characters', JSON.stringify(key))
   }
   assert.is(checkRecord(put('tab-free ключ 🔑', 'v', { wall: NOW, expiresAt: NOW + 10_000 }), NOW, BOUNDS), 'ok')
+})
+
+test('breaksProtocol: only a key no node accepts; verdicts from this node\'s own settings do not', () => {
+  assert.ok(breaksProtocol(checkRecord(live({ key: 'a\nb' } as never), NOW, BOUNDS)))
+  for (const r of [live({ wall: NOW + 60_000 }), live({ expiresAt: HORIZON + 1 }), live({ guardUntil: HORIZON + 1 })]) {
+    const verdict = checkRecord(r, NOW, BOUNDS)
+    assert.not.ok(verdict === 'ok' || verdict === 'expired', verdict)
+    assert.not.ok(breaksProtocol(verdict), verdict)
+  }
 })
 
 test.run()
