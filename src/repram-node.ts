@@ -276,15 +276,15 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }
     const emit = (): void => { this.emitSet(rec, true, receipt.version) }
     if (quorum === 0) {
-      this.afterSend(() => running.gossip.send(rec), 'entry:set', emit)
+      this.afterSend(running.gossip, () => { running.gossip.send(rec) }, 'entry:set', emit)
       return receipt
     }
     rec.ack = true
     // awaitQuorum sends before its first await.
-    let sent: Promise<void> | undefined
-    const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { sent = running.gossip.send(rec) })
-    if (sent === undefined) emit() // the send threw (awaitQuorum rejects with it): the write is stored all the same
-    else this.afterSend(() => sent!, 'entry:set', emit)
+    let sent = false
+    const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec); sent = true })
+    if (!sent) emit() // the send threw (awaitQuorum rejects with it): the write is stored all the same
+    else this.afterSend(running.gossip, () => {}, 'entry:set', emit)
     const ackers = await acked
     receipt.confirmations = ackers
     if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
@@ -341,7 +341,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
     const { hadValue } = this.store.apply(tomb)
     this.counters.deletesLocal++
-    this.afterSend(() => running.gossip.send(tomb), 'entry:delete', () => {
+    this.afterSend(running.gossip, () => { running.gossip.send(tomb) }, 'entry:delete', () => {
       if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
     })
     return hadValue
@@ -455,15 +455,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * The write is stored either way: when `send` throws, the event fires at
    * once and the error propagates to the caller.
    */
-  private afterSend (send: () => Promise<void>, type: 'entry:set' | 'entry:delete', emit: () => void): void {
-    let sent: Promise<void>
+  private afterSend (gossip: GossipReplicator, send: () => void, type: 'entry:set' | 'entry:delete', emit: () => void): void {
     try {
-      sent = send()
+      send()
     } catch (err) {
       emit()
       throw err
     }
-    if (this.listenerCount(type) > 0) void sent.then(emit)
+    if (this.listenerCount(type) > 0) void gossip.turnSent().then(emit)
   }
 
   /**

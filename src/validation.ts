@@ -4,6 +4,7 @@
  * the public API.
  */
 import { InvalidArgumentError, InvalidKeyError, InvalidTtlError, InvalidValueError, ValueTooLargeError } from './errors.ts'
+import { utf8Length } from './util/utf8.ts'
 import type { Config } from './config.ts'
 
 const encoder = new TextEncoder()
@@ -11,31 +12,16 @@ const encoder = new TextEncoder()
 /**
  * The key, checked: a non-empty string of valid Unicode (no lone
  * surrogate), without C0 control characters or DEL (they break logs,
- * terminals and URLs), at most `maxKeyBytes` bytes of UTF-8. One pass over
- * the code units: it runs on every put, and a loop over a short key costs
- * less than the three native calls doing the same.
+ * terminals and URLs), at most `maxKeyBytes` bytes of UTF-8. It runs on
+ * every put: loops over a short key cost less than a regular expression and
+ * `Buffer.byteLength`, calls into native code.
  */
 export function validateKey (key: unknown, maxKeyBytes: number): string {
   if (typeof key !== 'string') throw new InvalidKeyError(`key must be a string, got ${typeof key}`)
   if (key.length === 0) throw new InvalidKeyError('key must not be empty')
-  let bytes = key.length
-  let control = false
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i)
-    if (c < 0x80) {
-      if (c < 0x20 || c === 0x7f) control = true
-    } else if (c < 0x800) {
-      bytes += 1
-    } else if ((c & 0xf800) !== 0xd800) {
-      bytes += 2
-    } else if (c <= 0xdbff && i + 1 < key.length && (key.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 2 // a surrogate pair: 4 bytes for two code units
-      i++
-    } else {
-      throw new InvalidKeyError('key is not valid Unicode (lone surrogate)')
-    }
-  }
-  if (control) throw new InvalidKeyError('key must not contain control characters')
+  if (!key.isWellFormed()) throw new InvalidKeyError('key is not valid Unicode (lone surrogate)')
+  if (hasControlCharacters(key)) throw new InvalidKeyError('key must not contain control characters')
+  const bytes = utf8Length(key)
   if (bytes > maxKeyBytes) throw new InvalidKeyError(`key is ${bytes} bytes of UTF-8, longer than maxKeyBytes (${maxKeyBytes})`)
   return key
 }

@@ -66,13 +66,16 @@ export function describeNetworkError (err: any): string {
  * `{ error, message }` body when it has one.
  */
 export async function responseError (baseUrl: string, res: Response, what: string): Promise<CommandError> {
-  let text = ''
-  try { text = await res.text() } catch {}
-  return errorFromBody(baseUrl, res, text, what)
+  return errorFromBody(baseUrl, res, await bodyText(res), what)
+}
+
+/** The answer's body as text; empty when it cannot be read. */
+async function bodyText (res: Response): Promise<string> {
+  try { return await res.text() } catch { return '' }
 }
 
 /** `responseError` for a body already read. */
-export function errorFromBody (baseUrl: string, res: Response, text: string, what: string): CommandError {
+function errorFromBody (baseUrl: string, res: Response, text: string, what: string): CommandError {
   let detail: string
   try {
     const body = JSON.parse(text)
@@ -91,8 +94,7 @@ export function errorFromBody (baseUrl: string, res: Response, text: string, wha
  * (a wrong `--url` answers `NotFoundError: no such endpoint`).
  */
 export async function notFoundError (baseUrl: string, res: Response, key: string, what: string): Promise<CommandError> {
-  let text = ''
-  try { text = await res.text() } catch {}
+  const text = await bodyText(res)
   let name: unknown
   try { name = JSON.parse(text)?.error } catch {}
   if (name === undefined || name === 'KeyNotFoundError') return new CommandError(`not found: "${key}" (absent, deleted or expired) on ${baseUrl}`)

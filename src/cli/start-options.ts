@@ -220,7 +220,7 @@ export function resolveStartOptions (values: FlagValues, env: Env, defaults: Sta
     }
     const cors = list('cors')
     if (cors !== undefined) {
-      if (cors.value.length === 0 || cors.value.some(origin => origin === '')) {
+      if (cors.value.length === 0) { // (empty items are dropped when the list is split)
         throw new UsageError(`${cors.source}: expected *, one or more origins (comma-separated) or off, got ${JSON.stringify(cors.value.join(','))}`, 'start')
       }
       const off = cors.value.length === 1 && /^(off|false|0|none)$/i.test(cors.value[0])

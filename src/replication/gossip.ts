@@ -6,7 +6,7 @@
  * RECORDS message (up to `MAX_BATCH_BYTES`), so a burst of puts costs a
  * couple of gossip messages, not one each, and a lone put waits for
  * nothing. Acks for writes that asked for them are batched the same way.
- * `send` tells when the messages of the turn's writes have gone out
+ * `turnSent` tells when the messages of the turn's writes have gone out
  * (gossipsub's `publish` hands a message to the peers' streams a few
  * microtasks after it is called): the node runs the listeners of its own
  * writes only then, so however slow they are, they hold back no write.
@@ -58,8 +58,10 @@ export class GossipReplicator {
   private readonly decoded = new WeakMap<Uint8Array, Message>()
   private batch: WireRecord[] = []
   private batchBytes = 0
-  /** This turn's writes: the publications so far, and what `send` returned for them. */
-  private turn?: { sends: Array<Promise<void>>, done: Promise<void>, resolve: () => void }
+  /** This turn's publications of writes so far. */
+  private turnSends: Array<Promise<void>> = []
+  /** What `turnSent` returned this turn, if it was asked. */
+  private turnDone?: { promise: Promise<void>, resolve: () => void }
   private acks: Ack[] = []
   private flushScheduled = false
   private running = false
@@ -98,28 +100,34 @@ export class GossipReplicator {
   /**
    * Sends a record: the first of an event-loop turn goes out at once (no
    * added latency for a lone write); the ones that follow in the same turn
-   * are batched into one message at the end of the turn. Resolves at the
-   * end of the turn, once every write of it has been handed to gossipsub's
-   * streams (or its publication failed: counted and logged); never rejects.
+   * are batched into one message at the end of the turn.
    */
-  send (rec: WireRecord): Promise<void> {
+  send (rec: WireRecord): void {
     const size = recordSize(rec)
-    if (this.turn === undefined) {
-      let resolve = (): void => {}
-      const done = new Promise<void>(r => { resolve = r })
-      this.turn = { sends: [], done, resolve }
-    }
-    const turn = this.turn
     if (!this.flushScheduled && this.running) {
-      turn.sends.push(this.publish(encodeRecords([rec], size)))
+      this.turnSends.push(this.publish(encodeRecords([rec], size)))
       this.scheduleFlush()
-      return turn.done
+      return
     }
     if ((this.batchBytes + size > MAX_BATCH_BYTES && this.batch.length > 0) || this.batch.length === MAX_RECORDS_PER_MESSAGE) this.publishBatch()
     this.batch.push(rec)
     this.batchBytes += size
     this.scheduleFlush()
-    return turn.done
+  }
+
+  /**
+   * Resolves at the end of this event-loop turn, once every write sent in
+   * it has been handed to gossipsub's streams (or its publication failed:
+   * counted and logged); never rejects. Made only when asked for.
+   */
+  turnSent (): Promise<void> {
+    if (this.turnDone === undefined) {
+      let resolve = (): void => {}
+      const promise = new Promise<void>(r => { resolve = r })
+      this.turnDone = { promise, resolve }
+      this.scheduleFlush()
+    }
+    return this.turnDone.promise
   }
 
   ack (ack: Ack): void {
@@ -154,10 +162,8 @@ export class GossipReplicator {
   /** Publishes everything queued now; ends the turn. */
   flush (): void {
     this.flushScheduled = false
-    const turn = this.turn
-    this.turn = undefined
     if (this.running) {
-      if (this.batch.length > 0) this.publishBatch(turn)
+      if (this.batch.length > 0) this.publishBatch()
       // Acks have no other way to their writer: hold them (bounded) until
       // some peer's subscription is known, instead of publishing to no one.
       if (this.acks.length > 0 && this.subscribers().length > 0) {
@@ -169,15 +175,18 @@ export class GossipReplicator {
         this.acks = this.acks.slice(-MAX_HELD_ACKS)
       }
     }
-    if (turn !== undefined) void Promise.all(turn.sends).then(turn.resolve)
+    const sends = this.turnSends
+    const done = this.turnDone
+    if (sends.length > 0) this.turnSends = []
+    this.turnDone = undefined
+    if (done !== undefined) void Promise.all(sends).then(done.resolve)
   }
 
-  private publishBatch (turn = this.turn): void {
+  private publishBatch (): void {
     const data = encodeRecords(this.batch, this.batchBytes)
     this.batch = []
     this.batchBytes = 0
-    const sent = this.publish(data)
-    turn?.sends.push(sent)
+    this.turnSends.push(this.publish(data))
   }
 
   private scheduleFlush (): void {

@@ -6,6 +6,7 @@ import { parseCommandLine, parseDurationMs, stringSetting, urlSettings, parseInt
 import { CommandError, UsageError, EXIT } from '../errors.ts'
 import { formatDuration, parseTime } from '../format.ts'
 import { dataPath, request, responseError, notFoundError, getJson } from '../http-client.ts'
+import { validateContentType } from '../../validation.ts'
 import type { Env, FlagValues } from '../args.ts'
 import type { ParseArgsOptionsConfig } from 'node:util'
 
@@ -104,8 +105,12 @@ export async function runPut (argv: string[], env: Env): Promise<number> {
   }
   const contentType = stringSetting(values, 'content-type', {}, [])
   if (contentType !== undefined) {
-    // Checked here: fetch refuses a header it cannot send, which would read as an unreachable node.
-    if (!/^[\x20-\x7e]{1,256}$/.test(contentType.value)) throw new UsageError(`${contentType.source}: expected 1-256 printable ASCII characters, got ${JSON.stringify(contentType.value)}`, 'put')
+    // Checked here, as the node checks it: fetch refuses a header it cannot send, which would read as an unreachable node.
+    try {
+      validateContentType(contentType.value)
+    } catch {
+      throw new UsageError(`${contentType.source}: expected 1-256 printable ASCII characters, got ${JSON.stringify(contentType.value)}`, 'put')
+    }
     headers['content-type'] = contentType.value
   }
 
