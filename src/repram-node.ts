@@ -245,8 +245,12 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   /**
    * Stores `value` under `key` for `ttl` ms, here and on every peer.
-   * Resolves once stored locally and queued for gossip, or, with `quorum`,
-   * once that many other nodes confirmed storing it.
+   * Resolves once stored locally and on its way to the peers, or, with
+   * `quorum`, once that many other nodes confirmed storing it. A write that
+   * is the first of its event-loop turn has been handed to gossipsub's
+   * streams by then, so code after `await put()` cannot delay it; writes
+   * that follow it in the same turn resolve at once and go out together, in
+   * one message, at the end of the turn.
    */
   async put (key: string, value: string | Uint8Array, opts: PutOptions = {}): Promise<PutReceipt> {
     throwIfAborted(opts.signal)
@@ -276,7 +280,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }
     const emit = (): void => { this.emitSet(rec, true, receipt.version) }
     if (quorum === 0) {
-      this.afterSend(running.gossip, () => { running.gossip.send(rec) }, 'entry:set', emit)
+      const sent = this.afterSend(running.gossip, () => running.gossip.send(rec), 'entry:set', emit)
+      if (sent !== undefined) await sent
       return receipt
     }
     rec.ack = true
@@ -284,7 +289,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     let sent = false
     const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec); sent = true })
     if (!sent) emit() // the send threw (awaitQuorum rejects with it): the write is stored all the same
-    else this.afterSend(running.gossip, () => {}, 'entry:set', emit)
+    else this.afterSend(running.gossip, () => undefined, 'entry:set', emit)
     const ackers = await acked
     receipt.confirmations = ackers
     if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
@@ -327,8 +332,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   /**
    * Deletes `key` everywhere with a replicated tombstone. Resolves to whether
-   * this node held a live value. A key this node has never seen is left
-   * alone (there is nothing it could supersede).
+   * this node held a live value, once the tombstone is on its way (as for
+   * {@link put}). A key this node has never seen is left alone (there is
+   * nothing it could supersede).
    */
   async delete (key: string, opts: AbortOptions = {}): Promise<boolean> {
     throwIfAborted(opts.signal)
@@ -341,9 +347,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
     const { hadValue } = this.store.apply(tomb)
     this.counters.deletesLocal++
-    this.afterSend(running.gossip, () => { running.gossip.send(tomb) }, 'entry:delete', () => {
+    const sent = this.afterSend(running.gossip, () => running.gossip.send(tomb), 'entry:delete', () => {
       if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
     })
+    if (sent !== undefined) await sent
     return hadValue
   }
 
@@ -453,16 +460,21 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * Sends a local write (`send`) and runs `emit`, its event, once the
    * writes of the turn have gone out, so that listeners cannot hold them back.
    * The write is stored either way: when `send` throws, the event fires at
-   * once and the error propagates to the caller.
+   * once and the error propagates to the caller. Returns what `send` did:
+   * the promise of a publication that went out at once, which the caller
+   * awaits before it resolves, so that the caller's own code after `await
+   * put()` cannot hold the write back either.
    */
-  private afterSend (gossip: GossipReplicator, send: () => void, type: 'entry:set' | 'entry:delete', emit: () => void): void {
+  private afterSend (gossip: GossipReplicator, send: () => Promise<void> | undefined, type: 'entry:set' | 'entry:delete', emit: () => void): Promise<void> | undefined {
+    let sent: Promise<void> | undefined
     try {
-      send()
+      sent = send()
     } catch (err) {
       emit()
       throw err
     }
     if (this.listenerCount(type) > 0) void gossip.turnSent().then(emit)
+    return sent
   }
 
   /**

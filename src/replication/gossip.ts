@@ -100,19 +100,24 @@ export class GossipReplicator {
   /**
    * Sends a record: the first of an event-loop turn goes out at once (no
    * added latency for a lone write); the ones that follow in the same turn
-   * are batched into one message at the end of the turn.
+   * are batched into one message at the end of the turn. Returns, for a
+   * record that went out at once, the promise of its publication (resolved
+   * once gossipsub handed it to the peers' streams or failed to; never
+   * rejects), else `undefined`.
    */
-  send (rec: WireRecord): void {
+  send (rec: WireRecord): Promise<void> | undefined {
     const size = recordSize(rec)
     if (!this.flushScheduled && this.running) {
-      this.turnSends.push(this.publish(encodeRecords([rec], size)))
+      const sent = this.publish(encodeRecords([rec], size))
+      this.turnSends.push(sent)
       this.scheduleFlush()
-      return
+      return sent
     }
     if ((this.batchBytes + size > MAX_BATCH_BYTES && this.batch.length > 0) || this.batch.length === MAX_RECORDS_PER_MESSAGE) this.publishBatch()
     this.batch.push(rec)
     this.batchBytes += size
     this.scheduleFlush()
+    return undefined
   }
 
   /**
