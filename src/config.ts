@@ -68,6 +68,12 @@ export interface RepramNodeInit {
   /** Anti-entropy: every this many ms, sync with one random peer. 0 disables it. @default 30000 */
   syncInterval?: number
   /**
+   * A sync round in which no frame moved either way for this many ms is
+   * abandoned (a round as a whole has no deadline: a large catch-up over a
+   * slow link takes as long as it takes). @default 30000
+   */
+  syncIdleTimeout?: number
+  /**
    * Pre-shared key of a private swarm (the `/key/swarm/psk/1.0.0/` file
    * format, as text or bytes). Nodes without the same key cannot connect.
    */
@@ -99,6 +105,7 @@ export interface Config {
   maxBytes: number
   maxClockSkew: number
   syncInterval: number
+  syncIdleTimeout: number
   psk?: Uint8Array
   privateKey?: PrivateKey
   identityFile?: string
@@ -117,7 +124,8 @@ export const DEFAULTS = {
   maxEntries: 1_000_000,
   maxBytes: 256 * 1024 * 1024,
   maxClockSkew: 30 * SECOND,
-  syncInterval: 30 * SECOND
+  syncInterval: 30 * SECOND,
+  syncIdleTimeout: 30 * SECOND
 } as const
 
 /** Hard ceiling for `maxValueBytes`: a batch of one must fit a 4 MiB gossip frame. */
@@ -183,7 +191,7 @@ function checkBootstrapAddr (s: string): string | undefined {
 
 const KNOWN_FIELDS = new Set([
   'network', 'listen', 'announce', 'mdns', 'bootstrap', 'dht', 'defaultTtl', 'minTtl', 'maxTtl',
-  'maxValueBytes', 'maxKeyBytes', 'maxEntries', 'maxBytes', 'maxClockSkew', 'syncInterval', 'psk',
+  'maxValueBytes', 'maxKeyBytes', 'maxEntries', 'maxBytes', 'maxClockSkew', 'syncInterval', 'syncIdleTimeout', 'psk',
   'privateKey', 'identityFile', 'clock'
 ])
 
@@ -252,6 +260,7 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
     maxBytes: int(raw, 'maxBytes', DEFAULTS.maxBytes, 1, Number.MAX_SAFE_INTEGER),
     maxClockSkew: int(raw, 'maxClockSkew', DEFAULTS.maxClockSkew, 0, HOUR),
     syncInterval: int(raw, 'syncInterval', DEFAULTS.syncInterval, 0, MAX_TIMER_DELAY_MS),
+    syncIdleTimeout: int(raw, 'syncIdleTimeout', DEFAULTS.syncIdleTimeout, 1, MAX_TIMER_DELAY_MS),
     psk,
     privateKey: raw.privateKey as PrivateKey | undefined,
     identityFile: raw.identityFile as string | undefined,

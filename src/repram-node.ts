@@ -173,6 +173,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       libp2p,
       protocol: ids.sync,
       store: this.store,
+      idleTimeout: config.syncIdleTimeout,
       limits,
       bounds,
       clock: config.clock,
@@ -426,11 +427,17 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.blocked.delete(peerId)
   }
 
-  /** Runs one sync round with `peerId` now (normally automatic). */
-  async syncWith (peerId: string): Promise<void> {
+  /**
+   * Runs a sync round with `peerId` now (normally automatic), or right after
+   * the one already under way with it, so that it covers every write made
+   * before the call. Resolves to whether the round completed: `false` when
+   * the peer is not connected or the round failed (counted in
+   * `stats().counters.syncFailures`, details in the `repram:sync` log).
+   */
+  async syncWith (peerId: string): Promise<boolean> {
     const running = this.requireRunning()
     const peer = running.libp2p.getConnections().find(c => c.remotePeer.toString() === peerId)?.remotePeer
-    if (peer !== undefined) await running.sync.sync(peer)
+    return peer !== undefined && await running.sync.sync(peer)
   }
 
   /** Dials a peer by multiaddr (ending in `/p2p/<id>`); resolves to whether it is connected. */

@@ -1,19 +1,29 @@
 /**
  * The versions a sync initiator received in the current round, by key, so
- * that it does not send them straight back. Only the version is kept (not
- * the record, whose value would pin the whole frame it arrived in), and at
- * most `max` keys: past that, a record is simply sent back, and the peer
- * finds it stale. So a peer that keeps sending records for the whole round
- * costs this node a bounded amount of memory, whatever it sends.
+ * that it does not send them straight back. Only the version and its two
+ * horizons are kept (not the record, whose value would pin the whole frame
+ * it arrived in), and at most `max` keys: past that, a record is simply
+ * sent back, and the peer finds it stale. So a peer that keeps sending
+ * records for the whole round costs this node a bounded amount of memory,
+ * whatever it sends.
+ *
+ * The same version can travel back all the same: when this node's copy of
+ * it lives longer (a marker's horizon) or guards longer (`guardUntil`, the
+ * expiry of older versions this node saw it supersede, which a writer cut
+ * off from them never knew). Without it, the peer would forget the key
+ * when the version expires, and an older version still alive elsewhere
+ * could come back through it.
  */
-interface Version {
+interface Noted {
   wall: number
   counter: number
   origin: string
+  expiresAt: number
+  guardUntil: number
 }
 
 export class RoundVersions {
-  private readonly versions = new Map<string, Version>()
+  private readonly versions = new Map<string, Noted>()
   private readonly max: number
 
   constructor (max: number) {
@@ -22,21 +32,27 @@ export class RoundVersions {
 
   get size (): number { return this.versions.size }
 
-  /** Notes that the peer holds `rec`'s version of its key (ignored once `max` keys are noted). */
-  add (rec: Version & { key: string }): void {
+  /** Notes that the peer holds `rec` (ignored once `max` keys are noted). */
+  add (rec: Noted & { key: string }): void {
     const known = this.versions.get(rec.key)
     if (known !== undefined) {
       known.wall = rec.wall
       known.counter = rec.counter
       known.origin = rec.origin
+      known.expiresAt = rec.expiresAt
+      known.guardUntil = rec.guardUntil
     } else if (this.versions.size < this.max) {
-      this.versions.set(rec.key, { wall: rec.wall, counter: rec.counter, origin: rec.origin })
+      this.versions.set(rec.key, { wall: rec.wall, counter: rec.counter, origin: rec.origin, expiresAt: rec.expiresAt, guardUntil: rec.guardUntil })
     }
   }
 
-  /** Whether the peer was noted holding exactly `rec`'s version of its key. */
-  has (rec: Version & { key: string }): boolean {
+  /**
+   * Whether the peer was noted holding `rec`'s version of its key, with
+   * horizons at least as far: then sending `rec` would tell it nothing.
+   */
+  has (rec: Noted & { key: string }): boolean {
     const v = this.versions.get(rec.key)
-    return v !== undefined && v.wall === rec.wall && v.counter === rec.counter && v.origin === rec.origin
+    return v !== undefined && v.wall === rec.wall && v.counter === rec.counter && v.origin === rec.origin &&
+      rec.expiresAt <= v.expiresAt && rec.guardUntil <= v.guardUntil
   }
 }

@@ -16,10 +16,14 @@
  * with the union of live entries (and markers). Two nodes already in sync
  * exchange an 8 KiB summary and two tiny frames. Records are validated like
  * gossip and dropped one by one; a malformed frame ends the round (the
- * stream is reset).
+ * stream is reset). A round has no deadline as a whole, so a large catch-up
+ * over a slow link finishes; it is abandoned when no frame moved either way
+ * for `idleTimeout` ms (the node's `syncIdleTimeout`).
  *
  * Rounds run when a peer joins (the side with the smaller peer id starts)
- * and every `syncInterval` with one random peer (anti-entropy).
+ * and every `syncInterval` with one random peer (anti-entropy). One round
+ * runs per peer at a time; asking for another while one is under way
+ * queues one more after it (its summary may predate the caller's writes).
  */
 import { lpStream } from '@libp2p/utils'
 import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize, Kind, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
@@ -46,18 +50,54 @@ const MAX_REMEMBERED = 1_000_000
  * byte stream overflowed after two frames and failed the round.
  */
 const MAX_BUFFERED_BYTES = 4 * MAX_FRAME_BYTES
-/** A round that takes longer than this is abandoned. */
-export const SYNC_TIMEOUT_MS = 60_000
 
 export interface SyncProtocolInit extends ReplicationContext {
   libp2p: Libp2p
   protocol: string
   store: MemoryStore
+  /** A round in which no frame moved either way for this many ms is abandoned. */
+  idleTimeout: number
+}
+
+/** Per peer: the round under way, whether it has taken its summary yet, and the round queued after it. */
+interface PeerRounds {
+  current: Promise<boolean>
+  summarized: boolean
+  next?: Promise<boolean>
+}
+
+/**
+ * A round's signal: aborted when the node stops, or when no frame moved for
+ * `idleMs` (`touch` marks a frame moving).
+ */
+class RoundSignal {
+  readonly signal: AbortSignal
+  private readonly shutdown: AbortSignal
+  private readonly idle = new AbortController()
+  private readonly timer: ReturnType<typeof setTimeout>
+
+  constructor (shutdown: AbortSignal | undefined, idleMs: number) {
+    this.shutdown = shutdown ?? AbortSignal.abort()
+    this.timer = setTimeout(() => {
+      const err = new Error(`no frame moved for ${idleMs} ms`)
+      err.name = 'TimeoutError'
+      this.idle.abort(err)
+    }, idleMs)
+    this.timer.unref?.()
+    this.signal = AbortSignal.any([this.shutdown, this.idle.signal])
+  }
+
+  /** Whether the round ends because this node stops (not a failure). */
+  get stopping (): boolean { return this.shutdown.aborted }
+
+  touch (): void { this.timer.refresh() }
+
+  done (): void { clearTimeout(this.timer) }
 }
 
 export class SyncProtocol {
   private readonly init: SyncProtocolInit
-  private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly inFlight = new Map<string, PeerRounds>()
   private shutdown?: AbortController
 
   constructor (init: SyncProtocolInit) {
@@ -68,11 +108,13 @@ export class SyncProtocol {
     if (this.shutdown !== undefined) return
     this.shutdown = new AbortController()
     await this.init.libp2p.handle(this.init.protocol, (stream, connection) => {
-      this.respond(stream, connection.remotePeer).catch(err => {
+      const round = new RoundSignal(this.shutdown?.signal, this.init.idleTimeout)
+      this.respond(stream, connection.remotePeer, round).catch((err: Error) => {
+        stream.abort(err)
+        if (round.stopping) return
         this.init.counters.syncFailures++
-        this.init.log('sync with %p (responding) failed - %s', connection.remotePeer, (err as Error).message)
-        stream.abort(err as Error)
-      })
+        this.init.log('sync with %p (responding) failed - %s', connection.remotePeer, err.message)
+      }).finally(() => { round.done() })
     }, { maxInboundStreams: 4, runOnLimitedConnection: false })
   }
 
@@ -81,45 +123,64 @@ export class SyncProtocol {
     this.shutdown.abort()
     this.shutdown = undefined
     await this.init.libp2p.unhandle(this.init.protocol).catch(() => {})
-    await Promise.allSettled(this.inFlight.values())
+    await Promise.allSettled([...this.inFlight.values()].map(async r => await (r.next ?? r.current)))
   }
 
   /**
-   * Runs one round with `peer` (joining one already under way with it).
-   * Never rejects: failures are logged and counted.
+   * Runs a round with `peer` that covers every write made before the call:
+   * at once; or the round already under way with it, if that one has not
+   * taken its summary yet; or else one right after it (the summary may
+   * predate the caller's latest writes). At most one round is queued per
+   * peer, and every caller asking meanwhile shares it. Resolves to whether
+   * the round completed; never rejects: failures are logged and counted.
    */
-  sync (peer: PeerId): Promise<void> {
+  sync (peer: PeerId): Promise<boolean> {
     const id = peer.toString()
-    const running = this.inFlight.get(id)
-    if (running !== undefined) return running
-    const round = this.initiate(peer).catch(err => {
-      if (this.shutdown === undefined) return
+    const rounds = this.inFlight.get(id)
+    if (rounds === undefined) return this.startRound(peer, id)
+    if (!rounds.summarized) return rounds.current
+    rounds.next ??= rounds.current.then(async () => await this.startRound(peer, id))
+    return rounds.next
+  }
+
+  private startRound (peer: PeerId, id: string): Promise<boolean> {
+    if (this.shutdown === undefined) {
+      this.inFlight.delete(id)
+      return Promise.resolve(false)
+    }
+    const round = new RoundSignal(this.shutdown.signal, this.init.idleTimeout)
+    const rounds: PeerRounds = { current: Promise.resolve(false), summarized: false }
+    const current: Promise<boolean> = this.initiate(peer, round, () => { rounds.summarized = true }).then(() => true, (err: Error) => {
+      if (round.stopping) return false
       this.init.counters.syncFailures++
-      this.init.log('sync with %p failed - %s', peer, (err as Error).message)
-    }).finally(() => { this.inFlight.delete(id) })
-    this.inFlight.set(id, round)
-    return round
+      this.init.log('sync with %p failed - %s', peer, err.message)
+      return false
+    }).finally(() => {
+      round.done()
+      // A queued round takes the place of this one when it starts.
+      if (this.inFlight.get(id) === rounds && rounds.next === undefined) this.inFlight.delete(id)
+    })
+    rounds.current = current
+    this.inFlight.set(id, rounds)
+    return current
   }
 
-  private signal (): AbortSignal {
-    const shutdown = this.shutdown?.signal ?? AbortSignal.abort()
-    return AbortSignal.any([shutdown, AbortSignal.timeout(SYNC_TIMEOUT_MS)])
-  }
-
-  private async initiate (peer: PeerId): Promise<void> {
-    const signal = this.signal()
-    const stream = await this.init.libp2p.dialProtocol(peer, this.init.protocol, { signal })
+  /** One round as the initiator; `summarized` is called once the summary is taken (later writes may miss this round). */
+  private async initiate (peer: PeerId, round: RoundSignal, summarized: () => void): Promise<void> {
+    const stream = await this.init.libp2p.dialProtocol(peer, this.init.protocol, { signal: round.signal })
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
     try {
-      await this.write(lp, encodeSummary(this.init.store.digests), signal)
-      const want = await this.read(lp, signal)
+      const summary = encodeSummary(this.init.store.digests)
+      summarized()
+      await this.write(lp, summary, round)
+      const want = await this.read(lp, round)
       if (want.kind !== Kind.WANT) throw new InvalidMessageError(`expected WANT, got kind ${want.kind}`)
       const wanted = bucketMask(want.buckets)
       // What the responder just sent need not travel back: remember its versions.
       const received = new RoundVersions(MAX_REMEMBERED)
-      await this.receiveRecords(lp, peer, signal, received)
-      await this.sendRecords(lp, wanted, signal, received)
-      await stream.close({ signal })
+      await this.receiveRecords(lp, peer, round, received)
+      await this.sendRecords(lp, wanted, round, received)
+      await stream.close({ signal: round.signal })
     } catch (err) {
       stream.abort(err as Error)
       throw err
@@ -127,10 +188,9 @@ export class SyncProtocol {
     this.init.counters.syncRounds++
   }
 
-  private async respond (stream: Stream, peer: PeerId): Promise<void> {
-    const signal = this.signal()
+  private async respond (stream: Stream, peer: PeerId, round: RoundSignal): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
-    const summary = await this.read(lp, signal)
+    const summary = await this.read(lp, round)
     if (summary.kind !== Kind.SUMMARY) throw new InvalidMessageError(`expected SUMMARY, got kind ${summary.kind}`)
     const theirs = summary.digests
     const ours = this.init.store.digests
@@ -139,10 +199,10 @@ export class SyncProtocol {
     for (let b = 0; b < SYNC_BUCKETS; b++) {
       if (theirs[2 * b] !== ours[2 * b] || theirs[2 * b + 1] !== ours[2 * b + 1]) buckets.push(b)
     }
-    await this.write(lp, encodeWant(buckets), signal)
-    await this.sendRecords(lp, bucketMask(buckets), signal)
-    await this.receiveRecords(lp, peer, signal)
-    await stream.close({ signal })
+    await this.write(lp, encodeWant(buckets), round)
+    await this.sendRecords(lp, bucketMask(buckets), round)
+    await this.receiveRecords(lp, peer, round)
+    await stream.close({ signal: round.signal })
     this.init.counters.syncRounds++
   }
 
@@ -150,7 +210,7 @@ export class SyncProtocol {
    * Streams our records in the flagged buckets as RECORDS frames, then END,
    * leaving out those the peer sent us in this round (same version).
    */
-  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, signal: AbortSignal, peerHas?: RoundVersions): Promise<void> {
+  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, round: RoundSignal, peerHas?: RoundVersions): Promise<void> {
     if (wanted.some(x => x !== 0)) {
       let frame: StoreRecord[] = []
       let bytes = 0
@@ -158,23 +218,23 @@ export class SyncProtocol {
         if (peerHas?.has(rec) === true) continue
         const size = recordSize(rec)
         if ((bytes + size > FRAME_BYTES && frame.length > 0) || frame.length === MAX_RECORDS_PER_MESSAGE) {
-          await this.write(lp, encodeRecords(frame, bytes), signal)
+          await this.write(lp, encodeRecords(frame, bytes), round)
           frame = []
           bytes = 0
         }
         frame.push(rec)
         bytes += size
       }
-      if (frame.length > 0) await this.write(lp, encodeRecords(frame, bytes), signal)
+      if (frame.length > 0) await this.write(lp, encodeRecords(frame, bytes), round)
     }
-    await this.write(lp, encodeEnd(), signal)
+    await this.write(lp, encodeEnd(), round)
   }
 
   /** Reads RECORDS frames until END, validating and applying each. */
-  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, signal: AbortSignal, received?: RoundVersions): Promise<void> {
+  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, round: RoundSignal, received?: RoundVersions): Promise<void> {
     const from = peer.toString()
     for (;;) {
-      const msg = await this.read(lp, signal)
+      const msg = await this.read(lp, round)
       if (msg.kind === Kind.END) return
       if (msg.kind !== Kind.RECORDS) throw new InvalidMessageError(`expected RECORDS or END, got kind ${msg.kind}`)
       const now = this.init.clock()
@@ -195,8 +255,14 @@ export class SyncProtocol {
     }
   }
 
-  private async read (lp: LengthPrefixedStream, signal: AbortSignal): Promise<Message> {
-    const data = (await lp.read({ signal })).subarray()
+  private async read (lp: LengthPrefixedStream, round: RoundSignal): Promise<Message> {
+    let data: Uint8Array
+    try {
+      data = (await lp.read({ signal: round.signal })).subarray()
+    } catch (err) {
+      throw asError(err, 'reading')
+    }
+    round.touch()
     this.init.counters.syncBytesReceived += data.length
     try {
       return decodeMessage(data, this.init.limits)
@@ -206,10 +272,22 @@ export class SyncProtocol {
     }
   }
 
-  private async write (lp: LengthPrefixedStream, data: Uint8Array, signal: AbortSignal): Promise<void> {
+  private async write (lp: LengthPrefixedStream, data: Uint8Array, round: RoundSignal): Promise<void> {
     this.init.counters.syncBytesSent += data.length
-    await lp.write(data, { signal })
+    try {
+      await lp.write(data, { signal: round.signal })
+    } catch (err) {
+      throw asError(err, 'writing')
+    }
+    round.touch()
   }
+}
+
+/** The stream's failure as an `Error` (a stream closing under a pending write rejects it with its close event). */
+function asError (err: unknown, doing: string): Error {
+  if (err instanceof Error) return err
+  const type = (err as { type?: unknown } | undefined)?.type
+  return new Error(typeof type === 'string' ? `the stream ended while ${doing} (${type})` : `${doing} failed: ${String(err)}`)
 }
 
 function bucketMask (buckets: number[]): Uint8Array {

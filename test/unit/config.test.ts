@@ -48,6 +48,7 @@ test('defaults', () => {
     maxBytes: 256 * 1024 * 1024,
     maxClockSkew: 30_000,
     syncInterval: 30_000,
+    syncIdleTimeout: 30_000,
     psk: undefined,
     privateKey: undefined,
     identityFile: undefined,
@@ -191,12 +192,15 @@ test('size limits: positive integers under their hard ceilings', () => {
   rejects({ maxBytes: Number.MAX_SAFE_INTEGER + 2 }, 'maxBytes')
 })
 
-test('timing options: maxClockSkew in [0, 1 h], syncInterval in [0, 2^31-1]', () => {
+test('timing options: maxClockSkew in [0, 1 h], syncInterval in [0, 2^31-1], syncIdleTimeout in [1, 2^31-1]', () => {
   rejects({ maxClockSkew: -1 }, 'maxClockSkew')
   rejects({ maxClockSkew: HOUR + 1 }, 'maxClockSkew')
   rejects({ syncInterval: -1 }, 'syncInterval')
   rejects({ syncInterval: MAX_TIMER_DELAY_MS + 1 }, 'syncInterval')
   rejects({ syncInterval: '30s' }, 'syncInterval')
+  rejects({ syncIdleTimeout: 0 }, 'syncIdleTimeout')
+  rejects({ syncIdleTimeout: MAX_TIMER_DELAY_MS + 1 }, 'syncIdleTimeout')
+  assert.is(resolveConfig({ syncIdleTimeout: 250 }).syncIdleTimeout, 250)
 })
 
 test('psk: swarm key text or bytes, in the /key/swarm/psk/1.0.0/ format', () => {

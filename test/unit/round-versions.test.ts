@@ -6,7 +6,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RoundVersions } from '../../src/replication/round-versions.ts'
 
-const v = (key: string, wall: number, counter = 0, origin = 'A'): { key: string, wall: number, counter: number, origin: string } => ({ key, wall, counter, origin })
+type Noted = { key: string, wall: number, counter: number, origin: string, expiresAt: number, guardUntil: number }
+const v = (key: string, wall: number, counter = 0, origin = 'A', expiresAt = 1000, guardUntil = 0): Noted => ({ key, wall, counter, origin, expiresAt, guardUntil })
 
 test('has: exactly the version noted for the key, no other', () => {
   const seen = new RoundVersions(10)
@@ -16,6 +17,15 @@ test('has: exactly the version noted for the key, no other', () => {
   assert.not.ok(seen.has(v('k', 5, 2, 'A')), 'another counter')
   assert.not.ok(seen.has(v('k', 5, 1, 'B')), 'another origin')
   assert.not.ok(seen.has(v('other', 5, 1, 'A')), 'another key')
+})
+
+test('the same version goes back when ours lives or guards longer: the peer learns the horizon it lacks', () => {
+  const seen = new RoundVersions(10)
+  seen.add(v('k', 5, 1, 'A', 1000, 200))
+  assert.ok(seen.has(v('k', 5, 1, 'A', 1000, 200)), 'the same horizons: nothing to tell')
+  assert.ok(seen.has(v('k', 5, 1, 'A', 900, 100)), 'shorter ones: nothing to tell')
+  assert.not.ok(seen.has(v('k', 5, 1, 'A', 1000, 5000)), 'our guard reaches further (we saw an older version it superseded)')
+  assert.not.ok(seen.has(v('k', 5, 1, 'A', 6000, 200)), 'our marker lives longer')
 })
 
 test('a later version of a key replaces the one noted', () => {
@@ -30,10 +40,10 @@ test('a later version of a key replaces the one noted', () => {
 test('keeps only the version, not the record (nor the frame its value is a view of)', () => {
   const seen = new RoundVersions(10)
   const frame = new Uint8Array(1024)
-  const rec = { ...v('k', 5), value: frame.subarray(0, 8), expiresAt: 9, guardUntil: 0 }
+  const rec = { ...v('k', 5, 0, 'A', 9, 3), value: frame.subarray(0, 8) }
   seen.add(rec)
   const kept = (seen as unknown as { versions: Map<string, object> }).versions.get('k')
-  assert.equal(kept, { wall: 5, counter: 0, origin: 'A' })
+  assert.equal(kept, { wall: 5, counter: 0, origin: 'A', expiresAt: 9, guardUntil: 3 })
 })
 
 test('notes at most `max` keys; past that, keys are not noted (they are sent back, and found stale)', () => {

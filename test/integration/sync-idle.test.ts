@@ -1,0 +1,100 @@
+/**
+ * Sync rounds against a peer that is slow or stalls, with a real node on
+ * loopback and a peer that speaks the sync protocol by hand over a real
+ * libp2p stream (from another node's libp2p): a round has no overall
+ * deadline, only an idle timeout, and a node that stops mid-round does not
+ * count that as a failed round.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, Kind } from '../../src/replication/codec.ts'
+import { SYNC_BUCKETS } from '../../src/store/digest.ts'
+import { protocolIds } from '../../src/network.ts'
+import { startNode, stopAll, text } from '../helpers/nodes.ts'
+import { waitFor } from '../helpers/wait.ts'
+import type { RepramNode } from '../../src/index.ts'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+
+const test = suite('sync: slow and stalled peers')
+const started: RepramNode[] = []
+test.after(async () => { await stopAll(started) })
+
+const IDLE_MS = 400
+
+/** A sync stream from `from`'s libp2p to `to`, as a peer speaking the protocol by hand would open it. */
+async function openSync (from: RepramNode, to: RepramNode): Promise<{ stream: Stream, lp: LengthPrefixedStream }> {
+  const libp2p = (from as unknown as { running: { libp2p: Libp2p } }).running.libp2p
+  const stream = await libp2p.dialProtocol(peerIdFromString(to.peerId), protocolIds(to.config.network).sync)
+  return { stream, lp: lpStream(stream, { maxDataLength: 4 * 1024 * 1024 }) }
+}
+
+/** Reads frames until END; returns how many records came. */
+async function readUntilEnd (lp: LengthPrefixedStream): Promise<number> {
+  let records = 0
+  for (;;) {
+    const msg = decodeMessage((await lp.read()).subarray(), { maxKeyBytes: 512, maxValueBytes: 1024 * 1024 })
+    if (msg.kind === Kind.END) return records
+    if (msg.kind === Kind.RECORDS) records += msg.records.length
+  }
+}
+
+async function pair (): Promise<[RepramNode, RepramNode]> {
+  const node = await startNode({ syncInterval: 0, syncIdleTimeout: IDLE_MS })
+  const peer = await startNode({ syncInterval: 0, bootstrap: [node.multiaddrs[0]] })
+  started.push(node, peer)
+  await waitFor(() => node.peers.includes(peer.peerId), { message: 'the two nodes to connect' })
+  return [node, peer]
+}
+
+test('a round that takes longer than the idle timeout completes while frames keep moving', async () => {
+  const [node, peer] = await pair()
+  await node.put('there/already', 'x', { ttl: 60_000 })
+  const { stream, lp } = await openSync(peer, node)
+  const t0 = performance.now()
+  await lp.write(encodeSummary(new Uint32Array(SYNC_BUCKETS * 2))) // "I hold nothing"
+  const want = decodeMessage((await lp.read()).subarray(), { maxKeyBytes: 512, maxValueBytes: 1024 })
+  assert.is(want.kind, Kind.WANT)
+  assert.ok(await readUntilEnd(lp) >= 1, 'the node sent what it holds')
+  // Six frames at a slow link's pace: the round lasts well past the idle timeout, no gap reaches it.
+  const now = Date.now()
+  for (let i = 0; i < 6; i++) {
+    await new Promise(resolve => setTimeout(resolve, IDLE_MS / 2))
+    await lp.write(encodeRecords([{ key: `slow/${i}`, value: new TextEncoder().encode(`frame ${i}`), expiresAt: now + 60_000, wall: now, counter: i, origin: peer.peerId, guardUntil: 0 }]))
+  }
+  await lp.write(encodeEnd())
+  await stream.close()
+  await waitFor(() => node.keys({ prefix: 'slow/' }).length === 6, { message: 'the slow frames to be applied' })
+  assert.ok(performance.now() - t0 > 2 * IDLE_MS, 'the round outlasted the idle timeout')
+  assert.is(text(node.getSync('slow/5')?.value), 'frame 5')
+  await waitFor(() => node.stats().counters.syncRounds >= 1, { message: 'the round to count as done' })
+  assert.is(node.stats().counters.syncFailures, 0)
+})
+
+test('a peer that stops sending mid-round is given up after the idle timeout, and the stream is reset', async () => {
+  const [node, peer] = await pair()
+  const { lp } = await openSync(peer, node)
+  await lp.write(encodeSummary(new Uint32Array(SYNC_BUCKETS * 2)))
+  await lp.read() // WANT
+  await readUntilEnd(lp)
+  // ...and then nothing: no records, no END.
+  const failures = node.stats().counters.syncFailures
+  await waitFor(() => node.stats().counters.syncFailures === failures + 1, { timeout: 10 * IDLE_MS, message: 'the node to give up on the round' })
+  let ended = false
+  await lp.read().catch(() => { ended = true })
+  assert.ok(ended, 'the stream was reset')
+})
+
+test('a node that stops in the middle of a round it responds to does not count a failed round', async () => {
+  const [node, peer] = await pair()
+  const { lp } = await openSync(peer, node)
+  await lp.write(encodeSummary(new Uint32Array(SYNC_BUCKETS * 2)))
+  await lp.read() // WANT: the node is now waiting for our records
+  const failures = node.stats().counters.syncFailures
+  await node.stop()
+  assert.is(node.stats().counters.syncFailures, failures)
+})
+
+test.run()
