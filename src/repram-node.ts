@@ -24,6 +24,7 @@ import { PeerDialer } from './discovery/dialer.ts'
 import { DhtRendezvous } from './discovery/dht-rendezvous.ts'
 import { createNetwork, protocolIds } from './network.ts'
 import { loadOrCreateIdentity } from './identity.ts'
+import { ListenerGuard } from './util/listener-guard.ts'
 import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
 import { AbortError, InvalidArgumentError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
 import type { Config, RepramNodeInit } from './config.ts'
@@ -33,6 +34,8 @@ import type { Ack, WireRecord } from './replication/codec.ts'
 import type { Counters } from './replication/counters.ts'
 import type { RepramServices } from './network.ts'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { EventHandler } from 'main-event'
+import type { Listener } from './util/listener-guard.ts'
 
 /** Default wait for quorum confirmations, ms. */
 const DEFAULT_QUORUM_TIMEOUT = 5000
@@ -82,6 +85,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   /** Wakes every running `watch()` loop (they end when the node stops). */
   private readonly watchers = new Set<() => void>()
   private readonly log = logger('repram:node')
+  /** Listeners as registered: each behind a guard that keeps its failures from the process. */
+  private readonly listenerGuard = new ListenerGuard((type, err) => { this.listenerFailed(type, err) })
+  /** Event types whose listener failure was already reported as a process warning. */
+  private readonly warnedTypes = new Set<string>()
 
   constructor (init: RepramNodeInit = {}) {
     super()
@@ -103,6 +110,22 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   }
 
   get started (): boolean { return this.running !== undefined }
+
+  /**
+   * As `EventTarget.addEventListener`, except that a listener that throws
+   * (or, async, rejects) cannot crash the process: the error is counted in
+   * `stats().counters.backgroundErrors`, logged, and reported once per event
+   * type as a process warning (`REPRAM_LISTENER_ERROR`).
+   */
+  override addEventListener<K extends keyof RepramNodeEvents> (type: K, listener: EventHandler<RepramNodeEvents[K]> | null, options?: boolean | EventListenerOptions & { once?: boolean, passive?: boolean, signal?: AbortSignal }): void {
+    if (listener == null) return
+    super.addEventListener(type, this.listenerGuard.wrap(type, listener as Listener), options)
+  }
+
+  override removeEventListener<K extends keyof RepramNodeEvents> (type: K, listener?: EventHandler<RepramNodeEvents[K]> | null, options?: boolean | EventListenerOptions): void {
+    if (listener == null) return
+    super.removeEventListener(type, this.listenerGuard.lookup(type, listener as Listener) ?? listener as EventHandler<RepramNodeEvents[K]>, options)
+  }
 
   /** This node's peer id. Throws `NotStartedError` before `start()`. */
   get peerId (): string { return this.requireRunning().peerId }
@@ -453,14 +476,20 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     return this.running
   }
 
+  /** Dispatches an event; its listeners cannot throw (see `addEventListener`). */
   private emit<K extends keyof RepramNodeEvents> (type: K, detail: RepramNodeEvents[K]['detail']): void {
     if (this.listenerCount(type) === 0) return
-    try {
-      this.safeDispatchEvent(type, { detail } as any)
-    } catch (err) {
-      this.counters.backgroundErrors++
-      this.log.error('a %s listener threw - %e', type, err)
-    }
+    this.safeDispatchEvent(type, { detail } as any)
+  }
+
+  private listenerFailed (type: string, err: unknown): void {
+    this.counters.backgroundErrors++
+    this.log.error('a %s listener threw - %e', type, err)
+    if (this.warnedTypes.has(type)) return
+    this.warnedTypes.add(type)
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err)
+    process.emitWarning(`a "${type}" listener of a RepramNode threw; the error was caught, and later ones are only counted (stats().counters.backgroundErrors): ${detail}`,
+      { code: 'REPRAM_LISTENER_ERROR' })
   }
 
   /**

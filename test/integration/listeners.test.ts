@@ -1,0 +1,70 @@
+/**
+ * A listener that throws, or an async one that rejects, cannot take the
+ * process down: events fire from background work (a peer's write, an expiry
+ * sweep), where Node's EventTarget would rethrow the error as an uncaught
+ * exception. The error is counted and reported once per event type as a
+ * process warning; replication and the other listeners go on.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startCluster, stopAll, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
+import { waitFor } from '../helpers/wait.ts'
+import type { RepramNode } from '../../src/index.ts'
+
+const test = suite('listeners')
+let nodes: RepramNode[] = []
+const uncaught: unknown[] = []
+const warnings: Error[] = []
+const onUncaught = (err: unknown): void => { uncaught.push(err) }
+const onWarning = (w: Error): void => { if ((w as Error & { code?: string }).code === 'REPRAM_LISTENER_ERROR') warnings.push(w) }
+
+test.before(async () => {
+  process.on('uncaughtException', onUncaught)
+  process.on('unhandledRejection', onUncaught)
+  process.on('warning', onWarning)
+  nodes = await startCluster(2, { minTtl: 50 })
+  await waitForPeers(nodes)
+  await waitForGossip(nodes[0], nodes)
+})
+test.after(async () => {
+  await stopAll(nodes)
+  process.off('uncaughtException', onUncaught)
+  process.off('unhandledRejection', onUncaught)
+  process.off('warning', onWarning)
+})
+
+test('a throwing or rejecting listener of a replicated write or an expiry is caught, counted, and reported once', async () => {
+  const [a, b] = nodes
+  const seen: string[] = []
+  b.addEventListener('entry:set', () => { throw new Error('listener bug') })
+  b.addEventListener('entry:set', async () => { await Promise.resolve(); throw new Error('async listener bug') })
+  b.addEventListener('entry:set', evt => { seen.push(evt.detail.key) }) // after the throwing ones
+  b.addEventListener('entry:expire', () => { throw new Error('expire listener bug') })
+  const errors = b.stats().counters.backgroundErrors
+
+  await a.put('guarded/1', 'x', { ttl: 60_000 })
+  await a.put('guarded/2', 'x', { ttl: 100 })
+  await waitFor(() => seen.length === 2, { message: 'the replicated writes to reach the last listener' })
+  await waitFor(() => b.stats().counters.backgroundErrors === errors + 5, { message: 'two writes x two failing listeners, and one expiry' })
+  assert.equal(seen, ['guarded/1', 'guarded/2'])
+  assert.equal(uncaught, [], 'nothing reached the process')
+  assert.equal(warnings.map(w => w.message.match(/"([a-z:]+)" listener/)?.[1]), ['entry:set', 'entry:expire'], 'one warning per event type')
+  assert.match(warnings[0].message, /listener bug/)
+})
+
+test('a listener removed is no longer called, and one added twice runs once', async () => {
+  const [a, b] = nodes
+  let calls = 0
+  const listener = (): void => { calls++ }
+  b.addEventListener('entry:set', listener)
+  b.addEventListener('entry:set', listener)
+  await a.put('once/1', 'x', { ttl: 60_000 })
+  await waitFor(() => calls >= 1, { message: 'the listener to run' })
+  b.removeEventListener('entry:set', listener)
+  await a.put('once/2', 'x', { ttl: 60_000 })
+  await waitFor(async () => (await b.get('once/2')) !== undefined, { message: 'the second write to arrive' })
+  assert.is(calls, 1)
+  assert.is(b.listenerCount('entry:set'), 3, 'only the first test\'s listeners remain')
+})
+
+test.run()
