@@ -178,9 +178,10 @@ function checkMultiaddr (s: string): string | undefined {
   }
 }
 
-function checkBootstrapAddr (s: string): string | undefined {
+/** Why `s` is not a peer's address (a multiaddr ending in `/p2p/<peer id>`), or `undefined`. */
+export function checkPeerAddr (s: string, what = 'a bootstrap address'): string | undefined {
   const m = /\/p2p\/([^/]+)$/.exec(s)
-  if (m === null) return 'a bootstrap address must end in /p2p/<peer id>'
+  if (m === null) return `${what} must end in /p2p/<peer id>`
   try {
     peerIdFromString(m[1])
   } catch {
@@ -249,7 +250,7 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
     listen: stringList(raw, 'listen', DEFAULTS.listen, checkMultiaddr),
     announce: stringList(raw, 'announce', [], checkMultiaddr),
     mdns,
-    bootstrap: stringList(raw, 'bootstrap', [], checkBootstrapAddr),
+    bootstrap: stringList(raw, 'bootstrap', [], s => checkPeerAddr(s)),
     dht: raw.dht === true,
     defaultTtl,
     minTtl,

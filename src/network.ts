@@ -53,9 +53,10 @@ export async function createNetwork (config: Config, privateKey: PrivateKey, gat
       maxInboundDataLength: 4 * 1024 * 1024
     })
   }
-  const peerDiscovery: any[] = []
   if (config.mdns !== false) {
-    peerDiscovery.push(mdns({ interval: config.mdns.interval, serviceTag: ids.mdnsTag }))
+    // A service (not a bare discovery module) so that the dialer can see
+    // every announcement, not only a peer's first (see discovery/dialer.ts).
+    services.mdns = mdns({ interval: config.mdns.interval, serviceTag: ids.mdnsTag })
   }
   if (config.dht) {
     services.dht = kadDHT({
@@ -78,7 +79,6 @@ export async function createNetwork (config: Config, privateKey: PrivateKey, gat
       inboundConnectionThreshold: 100,
       maxIncomingPendingConnections: 50
     },
-    peerDiscovery,
     services
   }) as unknown as Libp2p<RepramServices>
 }

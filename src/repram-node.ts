@@ -14,7 +14,8 @@ import { TypedEventEmitter } from 'main-event'
 import { multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, resolveConfig } from './config.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, checkPeerAddr, resolveConfig } from './config.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { HybridClock, formatVersion, versionCounter } from './store/hlc.ts'
 import { GossipReplicator } from './replication/gossip.ts'
@@ -32,6 +33,7 @@ import type { Change, Entry, KeysOptions, NodeStats, PutOptions, PutReceipt, Rep
 import type { StoreRecord } from './store/memory-store.ts'
 import type { Ack, WireRecord } from './replication/codec.ts'
 import type { Counters } from './replication/counters.ts'
+import type { PeerDialerInit } from './discovery/dialer.ts'
 import type { RepramServices } from './network.ts'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { EventHandler } from 'main-event'
@@ -209,7 +211,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       bootstrap: config.bootstrap,
       counters: this.counters,
       log: logger('repram:dialer'),
-      isBlocked: id => blocked.has(id)
+      isBlocked: id => blocked.has(id),
+      mdns: libp2p.services.mdns as PeerDialerInit['mdns']
     })
     try {
       await libp2p.start()
@@ -447,7 +450,11 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   /** Allows connections with `peerId` again (bootstrap and discovery redial it). */
   unblockPeer (peerId: string): void {
-    this.blocked.delete(peerId)
+    if (!this.blocked.delete(peerId)) return
+    // Dial it again now, from the addresses known for it, rather than at the next announcement or retry.
+    let id: PeerId
+    try { id = peerIdFromString(peerId) } catch { return }
+    void this.running?.dialer.dial(id)
   }
 
   /**
@@ -463,10 +470,20 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     return peer !== undefined && await running.sync.sync(peer)
   }
 
-  /** Dials a peer by multiaddr (ending in `/p2p/<id>`); resolves to whether it is connected. */
+  /**
+   * Dials a peer by multiaddr (ending in `/p2p/<id>`); resolves to whether
+   * it is connected. Once connected, the peer is kept connected as a
+   * bootstrap peer is (redialled after drops) until the node stops. A
+   * malformed address throws `InvalidArgumentError`.
+   */
   async dial (addr: string): Promise<boolean> {
     const running = this.requireRunning()
-    return await running.dialer.dial(multiaddr(addr))
+    const wrong = typeof addr === 'string' ? checkPeerAddr(addr, 'an address to dial') : 'expected a multiaddr string'
+    if (wrong !== undefined) throw new InvalidArgumentError(`cannot dial ${JSON.stringify(addr)}: ${wrong}`)
+    const ma = multiaddr(addr)
+    const connected = await running.dialer.dial(ma)
+    if (connected) running.dialer.keep(ma)
+    return connected
   }
 
   // --- internals -------------------------------------------------------------

@@ -6,11 +6,17 @@
  * - dials every peer that a discovery mechanism (mDNS, DHT rendezvous)
  *   reports, unless already connected, retrying with backoff when the first
  *   dials fail, and tags it `KEEP_ALIVE` so libp2p's reconnect queue
- *   redials it after a drop;
- * - keeps one loop per bootstrap address that dials with exponential
- *   backoff (0.25 s doubling up to 30 s) whenever that peer is not
- *   connected, for as long as the node runs: the order nodes start in
- *   does not matter, and a peer that was away is found again.
+ *   redials it after a short drop;
+ * - dials a peer mDNS announces whenever it is not connected to it. libp2p
+ *   reports a peer as discovered only once, when it enters the peer store,
+ *   and its reconnect queue gives up after five tries (about 31 s): without
+ *   this, a LAN partition or a sleep longer than that would never heal. A
+ *   peer that stops being announced (it left) is not dialled again;
+ * - keeps one loop per bootstrap address, and per address dialled through
+ *   `keep` (a node's `dial()`), that dials with exponential backoff (0.25 s
+ *   doubling up to 30 s) whenever that peer is not connected, for as long
+ *   as the node runs: the order nodes start in does not matter, and a peer
+ *   that was away is found again.
  *
  * Failures are logged and counted, never thrown.
  */
@@ -18,7 +24,7 @@ import { KEEP_ALIVE } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { sleep } from '../util/sleep.ts'
-import type { Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
+import type { Libp2p, Logger, PeerId, PeerInfo, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Counters } from '../replication/counters.ts'
 
@@ -35,6 +41,8 @@ export interface PeerDialerInit {
   log: Logger
   /** Peers not to dial (blocked). */
   isBlocked: (peerId: string) => boolean
+  /** The mDNS discovery service, when mDNS is on: its every announcement is seen here. */
+  mdns?: TypedEventTarget<{ peer: CustomEvent<PeerInfo> }>
 }
 
 export class PeerDialer {
@@ -42,6 +50,8 @@ export class PeerDialer {
   private shutdown?: AbortController
   private readonly dialing = new Set<string>()
   private readonly retrying = new Set<string>()
+  /** Peer ids with a loop keeping them connected (bootstrap addresses, `keep`). */
+  private readonly kept = new Set<string>()
 
   constructor (init: PeerDialerInit) {
     this.init = init
@@ -51,19 +61,33 @@ export class PeerDialer {
     if (this.shutdown !== undefined) return
     this.shutdown = new AbortController()
     this.init.libp2p.addEventListener('peer:discovery', this.onDiscovery)
-    for (const addr of this.init.bootstrap) {
-      this.bootstrapLoop(multiaddr(addr), this.shutdown.signal).catch(err => {
-        this.init.counters.backgroundErrors++
-        this.init.log.error('bootstrap loop for %s ended - %e', addr, err)
-      })
-    }
+    this.init.mdns?.addEventListener('peer', this.onAnnounced)
+    for (const addr of this.init.bootstrap) this.keep(multiaddr(addr))
   }
 
   stop (): void {
     if (this.shutdown === undefined) return
     this.init.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    this.init.mdns?.removeEventListener('peer', this.onAnnounced)
     this.shutdown.abort()
     this.shutdown = undefined
+    this.kept.clear()
+  }
+
+  /**
+   * Keeps the peer at `addr` (ending in `/p2p/<id>`) connected for as long
+   * as the node runs, as a bootstrap address is: redialled with backoff
+   * whenever it is not. One loop per peer.
+   */
+  keep (addr: Multiaddr): void {
+    const signal = this.shutdown?.signal
+    const id = peerIdOf(addr)
+    if (signal === undefined || id === undefined || this.kept.has(id)) return
+    this.kept.add(id)
+    this.keepLoop(addr, id, signal).catch(err => {
+      this.init.counters.backgroundErrors++
+      this.init.log.error('the loop keeping %s connected ended - %e', addr, err)
+    })
   }
 
   /** Dials `peer` (by id, addresses from the peer store) unless connected or already dialling. */
@@ -71,7 +95,7 @@ export class PeerDialer {
     const { libp2p, counters, log } = this.init
     const signal = this.shutdown?.signal
     if (signal === undefined || signal.aborted) return false
-    const id = isPeerId(peer) ? peer.toString() : peer.getComponents().findLast(c => c.name === 'p2p')?.value
+    const id = isPeerId(peer) ? peer.toString() : peerIdOf(peer)
     if (id === undefined || id === libp2p.peerId.toString() || this.init.isBlocked(id)) return false
     if (libp2p.getConnections(peerIdFromString(id)).length > 0) return true
     if (this.dialing.has(id)) return false
@@ -104,6 +128,18 @@ export class PeerDialer {
     })
   }
 
+  /** An mDNS announcement, new peer or not: dial it if it is not connected (its addresses go to the peer store first). */
+  private readonly onAnnounced = (evt: CustomEvent<PeerInfo>): void => {
+    const { id, multiaddrs } = evt.detail
+    const { libp2p, isBlocked } = this.init
+    const key = id.toString()
+    if (this.shutdown === undefined || this.dialing.has(key) || this.retrying.has(key) || isBlocked(key) || libp2p.getConnections(id).length > 0) return
+    libp2p.peerStore.merge(id, { multiaddrs }).then(async () => await this.dial(id)).catch(err => {
+      this.init.counters.backgroundErrors++
+      this.init.log.error('dialling announced peer %p failed - %e', id, err)
+    })
+  }
+
   /**
    * libp2p reports a discovered peer only once (when it enters the peer
    * store), so a failed first dial is retried here with backoff, up to
@@ -124,9 +160,7 @@ export class PeerDialer {
     }
   }
 
-  private async bootstrapLoop (addr: Multiaddr, signal: AbortSignal): Promise<void> {
-    const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
-    if (id === undefined) return
+  private async keepLoop (addr: Multiaddr, id: string, signal: AbortSignal): Promise<void> {
     const peerId = peerIdFromString(id)
     let delay = BACKOFF_MIN_MS
     while (!signal.aborted) {
@@ -141,6 +175,10 @@ export class PeerDialer {
       await sleep(connected ? 1000 : delay, signal)
     }
   }
+}
+
+function peerIdOf (addr: Multiaddr): string | undefined {
+  return addr.getComponents().findLast(c => c.name === 'p2p')?.value
 }
 
 function isPeerId (x: PeerId | Multiaddr): x is PeerId {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RepramNode, generatePsk } from '../../src/index.ts'
 import { startNode, stopAll, text } from '../helpers/nodes.ts'
+import { InvalidArgumentError } from '../../src/index.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const test = suite('discovery, private swarms and identity')
@@ -74,6 +75,23 @@ test('the DHT rendezvous connects peers that only knew a common bootstrap node',
   const c = await startNode({ dht: true, bootstrap: [hub.multiaddrs[0]] })
   started.push(b, c)
   await waitFor(() => b.peers.includes(c.peerId) && c.peers.includes(b.peerId), { timeout: 45_000, message: 'b and c to find each other through the DHT' })
+})
+
+test('dial() refuses what is not a peer address with InvalidArgumentError, and dials one that is', async () => {
+  const a = await startNode()
+  const b = await startNode()
+  started.push(a, b)
+  const refused = async (addr: unknown, why: RegExp): Promise<void> => {
+    const err = await a.dial(addr as string).then(() => undefined, (e: Error) => e)
+    assert.instance(err, InvalidArgumentError, `dial(${JSON.stringify(addr)})`)
+    assert.match(err!.message, why)
+  }
+  await refused('not a multiaddr/p2p/x', /not a valid peer id|not a valid multiaddr/)
+  await refused(b.multiaddrs[0].replace(/\/p2p\/.*$/, ''), /must end in \/p2p\/<peer id>/)
+  await refused('/ip4/127.0.0.1/tcp/1/p2p/NotAPeerId', /"NotAPeerId" is not a valid peer id/)
+  await refused(42, /expected a multiaddr string/)
+  assert.is(await a.dial(b.multiaddrs[0]), true)
+  await waitFor(() => a.peers.includes(b.peerId), { message: 'the dialled peer to join' })
 })
 
 test.run()
