@@ -91,18 +91,24 @@ export class NotStartedError extends RepramError {
 }
 
 /**
- * A put asked for `quorum` confirmations and fewer arrived within `timeout`.
- * The entry IS stored locally and keeps replicating; `receipt` says how far it got.
+ * A put asked for `quorum` confirmations and fewer arrived within `timeout`,
+ * or before the node stopped (`stopped`). The entry IS stored locally (and,
+ * unless the node stopped, keeps replicating); `receipt` says how far it got.
  */
 export class QuorumNotReachedError extends RepramError {
   static readonly code = 'ERR_QUORUM_NOT_REACHED'
   readonly receipt: PutReceipt
   readonly quorum: number
-  constructor (quorum: number, receipt: PutReceipt) {
-    super(`write of "${receipt.key}" got ${receipt.confirmations} of ${quorum} confirmations in time; it is stored locally and still replicating`, QuorumNotReachedError.code)
+  /** Whether the wait ended because the node stopped, not because the timeout ran out. */
+  readonly stopped: boolean
+  constructor (quorum: number, receipt: PutReceipt, stopped = false) {
+    super(stopped
+      ? `the node stopped while the write of "${receipt.key}" waited for confirmations (${receipt.confirmations} of ${quorum}); it stays stored locally`
+      : `write of "${receipt.key}" got ${receipt.confirmations} of ${quorum} confirmations in time; it is stored locally and still replicating`, QuorumNotReachedError.code)
     this.name = 'QuorumNotReachedError'
     this.quorum = quorum
     this.receipt = receipt
+    this.stopped = stopped
   }
 }
 

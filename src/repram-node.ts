@@ -50,7 +50,8 @@ interface PendingQuorum {
   rec: WireRecord
   ackers: Set<string>
   needed: number
-  done: () => void
+  /** Ends the wait; `stopped`: because the node stops. */
+  done: (stopped?: boolean) => void
 }
 
 interface Running {
@@ -259,7 +260,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     running.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     this.connectedPeers.clear()
     running.gossip.stop()
-    for (const p of this.pending.values()) p.done()
+    for (const p of this.pending.values()) p.done(true)
     clearInterval(this.quorumResend)
     this.quorumResend = undefined
     for (const wake of this.watchers) wake()
@@ -317,9 +318,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec); sent = true })
     if (!sent) emit() // the send threw (awaitQuorum rejects with it): the write is stored all the same
     else this.afterSend(running.gossip, () => undefined, 'entry:set', emit)
-    const ackers = await acked
+    const { ackers, stopped } = await acked
     receipt.confirmations = ackers
-    if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt)
+    if (ackers < quorum) throw new QuorumNotReachedError(quorum, receipt, stopped)
     return receipt
   }
 
@@ -590,17 +591,19 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   }
 
   /** Waits until `needed` peers acked `version`; resolves to how many did. */
-  private async awaitQuorum (rec: WireRecord, needed: number, timeout: number, signal: AbortSignal | undefined, send: () => void): Promise<number> {
+  private async awaitQuorum (rec: WireRecord, needed: number, timeout: number, signal: AbortSignal | undefined, send: () => void): Promise<{ ackers: number, stopped: boolean }> {
     const version = formatVersion(rec.wall, rec.counter)
     const ackers = new Set<string>()
     let aborted = false
+    let stopped = false
     let finish = (): void => {}
     try {
       await new Promise<void>(resolve => {
         const timer = setTimeout(done, timeout)
         const onAbort = (): void => { aborted = true; done() }
         signal?.addEventListener('abort', onAbort, { once: true })
-        function done (): void {
+        function done (byStop = false): void {
+          stopped ||= byStop
           clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
           resolve()
@@ -615,7 +618,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       this.pending.delete(version)
     }
     if (aborted) throw new AbortError()
-    return ackers.size
+    return { ackers: ackers.size, stopped }
   }
 
   /**

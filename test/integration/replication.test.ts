@@ -149,9 +149,27 @@ test('a quorum larger than the swarm rejects with QuorumNotReachedError, and the
     assert.is(err.name, 'QuorumNotReachedError')
     assert.is(err.quorum, 5)
     assert.is(err.receipt.confirmations, 2)
+    assert.is(err.stopped, false)
+    assert.match(err.message, /got 2 of 5 confirmations in time; it is stored locally and still replicating/)
   }
   assert.is(text((await a.get('hopeful'))?.value), 'v')
   await waitFor(async () => (await b.get('hopeful')) !== undefined)
+})
+
+test('a quorum wait cut short by stop() says that the node stopped, and the entry stays', async () => {
+  const alone = await startNode()
+  try {
+    const put = alone.put('interrupted', 'v', { ttl: 60_000, quorum: 1, timeout: 10_000 })
+    await alone.stop()
+    const err = await put.then(() => undefined, (e: any) => e)
+    assert.is(err?.name, 'QuorumNotReachedError')
+    assert.is(err.stopped, true)
+    assert.match(err.message, /the node stopped while the write of "interrupted" waited for confirmations \(0 of 1\)/)
+    await alone.start()
+    assert.is(text((await alone.get('interrupted'))?.value), 'v')
+  } finally {
+    await alone.stop()
+  }
 })
 
 test('an aborted quorum wait rejects with AbortError', async () => {
