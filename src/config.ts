@@ -178,6 +178,19 @@ function checkMultiaddr (s: string): string | undefined {
   }
 }
 
+/**
+ * Why `s` is not a TCP address, the only transport a node has
+ * (`/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>`, optionally `/p2p/<id>`), or `undefined`.
+ */
+function checkTcpAddr (s: string): string | undefined {
+  const invalid = checkMultiaddr(s)
+  if (invalid !== undefined) return invalid
+  const names = multiaddr(s).getComponents().map(c => c.name)
+  const tcp = ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(names[0]) && names[1] === 'tcp' &&
+    (names.length === 2 || (names.length === 3 && names[2] === 'p2p'))
+  return tcp ? undefined : `only TCP addresses are supported, such as "/ip4/0.0.0.0/tcp/4001"`
+}
+
 /** Why `s` is not a peer's address (a multiaddr ending in `/p2p/<peer id>`), or `undefined`. */
 export function checkPeerAddr (s: string, what = 'a bootstrap address'): string | undefined {
   const m = /\/p2p\/([^/]+)$/.exec(s)
@@ -247,8 +260,8 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
 
   return {
     network,
-    listen: stringList(raw, 'listen', DEFAULTS.listen, checkMultiaddr),
-    announce: stringList(raw, 'announce', [], checkMultiaddr),
+    listen: stringList(raw, 'listen', DEFAULTS.listen, checkTcpAddr),
+    announce: stringList(raw, 'announce', [], checkTcpAddr),
     mdns,
     bootstrap: stringList(raw, 'bootstrap', [], s => checkPeerAddr(s)),
     dht: raw.dht === true,

@@ -144,6 +144,19 @@ export class InvalidArgumentError extends RepramError {
   }
 }
 
+/**
+ * `start()` could not listen on the configured addresses (a port in use,
+ * an address this host does not have). Nothing is left running; fix the
+ * cause and call `start()` again.
+ */
+export class ListenError extends RepramError {
+  static readonly code = 'ERR_LISTEN'
+  constructor (message: string) {
+    super(message, ListenError.code)
+    this.name = 'ListenError'
+  }
+}
+
 /** A `watch()` consumer fell too far behind; the iterator ends with this error. */
 export class WatchOverflowError extends RepramError {
   static readonly code = 'ERR_WATCH_OVERFLOW'

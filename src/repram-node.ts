@@ -27,7 +27,7 @@ import { createNetwork, protocolIds } from './network.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { ListenerGuard } from './util/listener-guard.ts'
 import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
-import { AbortError, InvalidArgumentError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
+import { AbortError, InvalidArgumentError, ListenError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
 import type { Config, RepramNodeInit } from './config.ts'
 import type { Change, Entry, KeysOptions, NodeStats, PutOptions, PutReceipt, RepramNodeEvents, WatchOptions, AbortOptions } from './types.ts'
 import type { StoreRecord } from './store/memory-store.ts'
@@ -239,6 +239,11 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       this.log('started %s on %a', peerId, libp2p.getMultiaddrs())
     } catch (err) {
       await Promise.resolve(libp2p.stop()).catch(() => {})
+      if ((err as Error).name === 'UnsupportedListenAddressesError') {
+        // libp2p's message names each address with its cause, after a line of advice on libp2p's own options.
+        const causes = (err as Error).message.split('\n').slice(1).map(l => l.trim()).filter(l => l !== '' && !l.startsWith('at '))
+        throw new ListenError(`cannot listen on the configured addresses: ${causes.join('; ') || (err as Error).message}`)
+      }
       throw err
     }
   }

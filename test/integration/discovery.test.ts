@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RepramNode, generatePsk } from '../../src/index.ts'
 import { startNode, stopAll, text } from '../helpers/nodes.ts'
-import { InvalidArgumentError } from '../../src/index.ts'
+import { InvalidArgumentError, ListenError } from '../../src/index.ts'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { waitFor } from '../helpers/wait.ts'
 
 const test = suite('discovery, private swarms and identity')
@@ -92,6 +94,25 @@ test('dial() refuses what is not a peer address with InvalidArgumentError, and d
   await refused(42, /expected a multiaddr string/)
   assert.is(await a.dial(b.multiaddrs[0]), true)
   await waitFor(() => a.peers.includes(b.peerId), { message: 'the dialled peer to join' })
+})
+
+test('start() on a port in use fails with ListenError naming it, and succeeds once the port is free', async () => {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  const node = new RepramNode({ mdns: false, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+  try {
+    const err = await node.start().then(() => undefined, (e: Error) => e)
+    assert.instance(err, ListenError)
+    assert.match(err!.message, new RegExp(`cannot listen on the configured addresses: /ip4/127.0.0.1/tcp/${port}: .*EADDRINUSE`))
+    assert.not.ok(node.started)
+    await new Promise<void>(resolve => server.close(() => { resolve() }))
+    await node.start()
+    assert.ok(node.multiaddrs.some(a => a.startsWith(`/ip4/127.0.0.1/tcp/${port}/p2p/`)))
+  } finally {
+    server.close()
+    await node.stop()
+  }
 })
 
 test.run()

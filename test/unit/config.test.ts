@@ -179,6 +179,14 @@ test('listen, announce, bootstrap: arrays of multiaddr strings; bootstrap entrie
   assert.equal(resolveConfig({ bootstrap: [`/dns4/seed.example/tcp/4001/p2p/${PEER}`] }).bootstrap, [`/dns4/seed.example/tcp/4001/p2p/${PEER}`])
 })
 
+test('listen and announce: TCP addresses only, the one transport a node has', () => {
+  rejects({ listen: ['/ip4/0.0.0.0/udp/0/quic-v1'] }, 'listen[0]', /only TCP addresses are supported/)
+  rejects({ listen: ['/ip4/0.0.0.0/tcp/0/ws'] }, 'listen[0]', /only TCP addresses are supported/)
+  rejects({ announce: ['/ip4/1.2.3.4/udp/4001'] }, 'announce[0]', /only TCP addresses are supported/)
+  const ok = { listen: ['/ip4/0.0.0.0/tcp/0', '/ip6/::/tcp/4001'], announce: ['/dns4/node.example/tcp/4001', `/ip4/1.2.3.4/tcp/4001/p2p/${PEER}`] }
+  assert.equal({ listen: resolveConfig(ok).listen, announce: resolveConfig(ok).announce }, ok)
+})
+
 test('size limits: positive integers under their hard ceilings', () => {
   rejects({ maxValueBytes: MAX_VALUE_BYTES_LIMIT + 1 }, 'maxValueBytes', new RegExp(`${MAX_VALUE_BYTES_LIMIT + 1} is outside \\[1, ${MAX_VALUE_BYTES_LIMIT}\\]`))
   rejects({ maxValueBytes: 0 }, 'maxValueBytes')
