@@ -236,6 +236,12 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         this.running.antiEntropy.unref?.()
       }
       this.store.start()
+      // A peer identified before the topology was registered (or before this
+      // node was running) is not reported to it: look at those connected now.
+      for (const connection of libp2p.getConnections()) {
+        const peer = connection.remotePeer
+        libp2p.peerStore.get(peer).then(p => { if (p.protocols.includes(ids.sync)) this.onPeerConnect(peer) }, () => {})
+      }
       this.log('started %s on %a', peerId, libp2p.getMultiaddrs())
     } catch (err) {
       await Promise.resolve(libp2p.stop()).catch(() => {})
