@@ -57,6 +57,8 @@ export const MAX_ORIGIN_BYTES = 128
  * can cost a node to decode and check (a 4 MiB message could otherwise hold
  * 450,000). Encoders split before it.
  */
+/** Largest bucket index a WANT may name (the sync protocol uses fewer). */
+const MAX_BUCKET = 65535
 export const MAX_RECORDS_PER_MESSAGE = 32_768
 /** Most acks in one message (encoders split before it). */
 export const MAX_ACKS_PER_MESSAGE = 32_768
@@ -348,11 +350,12 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
       break
     }
     case Kind.WANT: {
-      const n = r.count('bucket count', 1)
+      // Every bucket at most once: no honest WANT names more than there are.
+      const n = r.count('bucket count', 1, MAX_BUCKET + 1)
       const buckets: number[] = new Array(n)
       for (let i = 0; i < n; i++) {
         const b = r.varint('bucket')
-        if (b > 65535) throw new InvalidMessageError(`bucket ${b} is out of range`)
+        if (b > MAX_BUCKET) throw new InvalidMessageError(`bucket ${b} is out of range`)
         buckets[i] = b
       }
       msg = { kind, buckets }

@@ -381,6 +381,8 @@ test('rejects summary bucket counts outside [1, 65536] and want buckets above 65
   decodeInvalid(summaryOf(65537), /bucket count 65537 is outside/, 'too many buckets')
   decodeMessage(summaryOf(65536), LIMITS)
   decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, 1, ...varint(65536)]), /bucket 65536 is out of range/)
+  // More buckets than exist: refused before an array of that size is made.
+  decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, ...varint(65537), ...new Uint8Array(65537)]), /bucket count 65537 is more than the limit of 65536/, 'want count')
 })
 
 test('fuzz: 20k random mutations of valid messages decode or throw InvalidMessageError, nothing else', () => {
