@@ -29,6 +29,7 @@ import { lpStream } from '@libp2p/utils'
 import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize, Kind, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
 import { checkRecord } from './validate.ts'
 import { RoundVersions } from './round-versions.ts'
+import { yieldToLoop } from '../util/sleep.ts'
 import { InvalidMessageError } from '../errors.ts'
 import { SYNC_BUCKETS } from '../store/digest.ts'
 import type { Message, WireRecord } from './codec.ts'
@@ -41,6 +42,8 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 const FRAME_BYTES = 256 * 1024
 /** Largest frame accepted: one record with a maximal value fits. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** Store slots looked at between two turns of the event loop while picking the records to send. */
+const SCAN_SLICE = 16_384
 /** Most keys an initiator remembers per round as already held by the peer (see `RoundVersions`). */
 const MAX_REMEMBERED = 1_000_000
 /**
@@ -214,7 +217,8 @@ export class SyncProtocol {
     if (wanted.some(x => x !== 0)) {
       let frame: StoreRecord[] = []
       let bytes = 0
-      for (const rec of this.init.store.records(wanted)) {
+      for (const rec of this.init.store.records(wanted, SCAN_SLICE)) {
+        if (rec === undefined) { await yieldToLoop(); continue }
         if (peerHas?.has(rec) === true) continue
         const size = recordSize(rec)
         if ((bytes + size > FRAME_BYTES && frame.length > 0) || frame.length === MAX_RECORDS_PER_MESSAGE) {

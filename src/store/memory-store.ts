@@ -339,10 +339,21 @@ export class MemoryStore {
     return out.sort()
   }
 
-  /** Every record (live values and markers) whose bucket is flagged in `wanted`, or all when omitted. */
-  * records (wanted?: Uint8Array): Generator<StoreRecord> {
+  /**
+   * Every record (live values and markers) whose bucket is flagged in
+   * `wanted`, or all when omitted. With `pauseEvery`, also `undefined` after
+   * every that many slots looked at: a consumer that awaits something
+   * there (a turn of the event loop) never holds the loop for a whole scan,
+   * which at a million entries takes tens of milliseconds when few buckets
+   * are wanted. The store may change during such a pause; what comes after
+   * it is read then.
+   */
+  records (wanted?: Uint8Array): Generator<StoreRecord>
+  records (wanted: Uint8Array | undefined, pauseEvery: number): Generator<StoreRecord | undefined>
+  * records (wanted?: Uint8Array, pauseEvery = Infinity): Generator<StoreRecord | undefined> {
     const now = this.clock()
     for (let slot = 0; slot < this.nextSlot; slot++) {
+      if (slot > 0 && slot % pauseEvery === 0) yield undefined
       if (this.keyAt(slot) === undefined) continue
       if (wanted !== undefined && wanted[bucketOf(hashString(this.keyAt(slot)!, 0))] === 0) continue
       if (this.meta[M * slot] <= now) continue

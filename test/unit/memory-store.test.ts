@@ -177,6 +177,16 @@ test('records(): live values and markers, optionally only the wanted buckets', (
   assert.equal(some, expected)
 })
 
+test('records(wanted, pauseEvery): the same records, with a pause after every pauseEvery slots looked at', () => {
+  const { store } = makeStore()
+  for (let i = 0; i < 1000; i++) store.apply(put(`key-${i}`, 'v'))
+  const wanted = new Uint8Array(SYNC_BUCKETS)
+  wanted[bucketOf(hashString('key-7', 0))] = 1
+  const items = [...store.records(wanted, 100)]
+  assert.is(items.filter(r => r === undefined).length, 9, 'a pause after each 100 slots, 1,000 slots in all')
+  assert.equal(items.filter(r => r !== undefined), [...store.records(wanted)])
+})
+
 // --- last writer wins --------------------------------------------------------
 
 test('LWW: a newer version wins (later wall, then higher counter, then higher origin)', () => {
