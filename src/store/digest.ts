@@ -69,11 +69,19 @@ export function bucketOf (keyHash: number): number {
   return mix32(keyHash) & (SYNC_BUCKETS - 1)
 }
 
-/** One lane of a record's hash, from the key's hash, the version and the origin's hash. */
-export function recordLane (keyHash: number, wall: number, counter: number, originHash: number, lane: number): number {
+/**
+ * One lane of a record's hash, from the key's hash, the version, the
+ * origin's hash and the record's guard (`guardUntil`): two replicas of the
+ * same version that guard for different times differ, so a round evens out
+ * the guard too, before the shorter one lets the key go.
+ */
+export function recordLane (keyHash: number, wall: number, counter: number, originHash: number, guard: number, lane: number): number {
   let h = keyHash ^ Math.imul(lane + 1, 0x9e3779b9)
   h = mix32(h ^ (wall >>> 0))
   h = mix32(h ^ Math.floor(wall / 0x100000000))
   h = mix32(h ^ counter)
-  return mix32(h ^ originHash)
+  h = mix32(h ^ originHash)
+  if (guard === 0) return h
+  h = mix32(h ^ (guard >>> 0))
+  return mix32(h ^ Math.floor(guard / 0x100000000))
 }

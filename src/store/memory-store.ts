@@ -290,7 +290,12 @@ export class MemoryStore {
         // `outlives`: our guard, and a marker's horizon, must reach past it.
         // (The same version of a value has the same expiry: only its guard can add.)
         const outlives = cmp < 0 || rec.value === null ? Math.max(rec.expiresAt, rec.guardUntil) : rec.guardUntil
-        if (outlives > this.meta[M * slot + GUARD]) this.meta[M * slot + GUARD] = outlives
+        if (outlives > this.meta[M * slot + GUARD]) {
+          // The guard is part of the record's digest.
+          this.toggleDigest(slot)
+          this.meta[M * slot + GUARD] = outlives
+          this.toggleDigest(slot)
+        }
         if (!this.hasValue(slot) && outlives > this.meta[M * slot]) {
           this.meta[M * slot] = outlives
           this.heap.push(outlives, slot)
@@ -556,8 +561,9 @@ export class MemoryStore {
     const kh = this.keyHash(this.keyAt(slot)!)
     const oh = this.originTable.hashes[this.words[W * slot + ORIGIN]]
     const b = bucketOf(kh) * 2
-    this.digests[b] ^= recordLane(kh, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], oh, 0)
-    this.digests[b + 1] ^= recordLane(kh, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], oh, 1)
+    const guard = this.meta[M * slot + GUARD]
+    this.digests[b] ^= recordLane(kh, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], oh, guard, 0)
+    this.digests[b + 1] ^= recordLane(kh, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], oh, guard, 1)
   }
 
   /**

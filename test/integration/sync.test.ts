@@ -178,6 +178,46 @@ test('a writer cut off from an older version learns, in a round the other side s
   assert.is(c.getSync('guarded'), undefined, 'b\'s marker superseded v1 on c')
 })
 
+test('replicas of one version that guard for different times are evened out by the next round, before the shorter guard lets the key go', async () => {
+  // b writes v2 (short-lived) and gossip brings it to a. Later a hears from c of an older,
+  // longer-lived v1 that v2 superseded: a now guards until v1's expiry; b never knew v1. Their
+  // digests differ by that guard alone, so a round between them evens it out, and when v2
+  // expires on b, b keeps a marker: v1, still alive on d, cannot come back through b.
+  const opts = { syncInterval: 0, minTtl: 50 }
+  const a = await startNode(opts)
+  const b = await startNode({ ...opts, bootstrap: [a.multiaddrs[0]] })
+  const c = await startNode(opts)
+  const d = await startNode({ ...opts, bootstrap: [c.multiaddrs[0]] })
+  started.push(a, b, c, d)
+  await waitForPeers([a, b])
+  await waitForGossip(a, [a, b])
+  await waitFor(() => c.peers.includes(d.peerId), { message: 'c and d connected' })
+  await c.put('kept', 'v1, long-lived', { ttl: 60_000 })
+  await waitFor(() => text(d.getSync('kept')?.value) === 'v1, long-lived', { message: 'd to get v1' })
+  await partition(c, d) // never healed
+
+  await b.put('kept', 'v2, short-lived', { ttl: 5000 }) // long enough for the rounds below
+  await waitFor(() => text(a.getSync('kept')?.value) === 'v2, short-lived', { message: 'gossip to bring v2 to a' })
+  assert.ok(await c.dial(a.multiaddrs[0]), 'c dials a')
+  await waitFor(() => a.peers.includes(c.peerId), { message: 'a and c connected' })
+  assert.ok(await a.syncWith(c.peerId), 'a round between a and c: a hears of v1')
+  assert.is(text(a.getSync('kept')?.value), 'v2, short-lived')
+  const received = b.stats().counters.syncEntriesReceived
+  assert.ok(await a.syncWith(b.peerId), 'a round between a and b')
+  // (The responder applies the last frames just after the initiator is done.)
+  await waitFor(() => b.stats().counters.syncEntriesReceived > received, { message: 'the round to bring b the record with a\'s guard' })
+
+  const expired = b.stats().counters.expired
+  const markers = b.stats().tombstones
+  await waitFor(() => b.stats().counters.expired > expired, { timeout: 15_000, message: 'v2 to expire on b' })
+  assert.is(b.stats().tombstones, markers + 1, 'b keeps a marker until v1 could have expired')
+  assert.ok(await d.dial(b.multiaddrs[0]), 'd dials b')
+  await waitFor(() => d.peers.includes(b.peerId), { message: 'b and d connected' })
+  assert.ok(await d.syncWith(b.peerId), 'a round between b and d')
+  assert.is(b.getSync('kept'), undefined, 'v1 did not come back through b')
+  assert.is(d.getSync('kept'), undefined, 'b\'s marker superseded v1 on d')
+})
+
 test('syncWith covers every write made before the call: it shares a round that has not taken its summary yet, else runs one more after it', async () => {
   // The round under way may have sent its summary before the caller's latest writes
   // (a write made while a peer connects goes to nobody by gossip): joining it would miss them.

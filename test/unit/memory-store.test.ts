@@ -220,7 +220,10 @@ test('LWW: older and equal versions are stale and change nothing', () => {
   }
   assert.is(text(store.get('k')?.value), 'current')
   assert.equal(plain(store.record('k')), { ...(before as object), guardUntil: 500 }, 'only the guard moved, to the older expiry')
-  assert.equal(Array.from(store.digests), digests)
+  assert.not.equal(Array.from(store.digests), digests, 'the guard is part of the digest')
+  const same = makeStore().store
+  same.apply(put('k', 'current', { wall: 2000, counter: 1, origin: 'M', contentType: 'text/plain', guardUntil: 500 }))
+  assert.equal(Array.from(store.digests), Array.from(same.digests), 'the digest of the same record arriving with that guard')
 })
 
 test('LWW converges: the same records in any arrival order give the same records and digests', () => {
