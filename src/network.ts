@@ -30,7 +30,9 @@ export interface RepramServices {
 export function protocolIds (network: string): { topic: string, sync: string, kad: string, mdnsTag: string } {
   return {
     topic: `repram/${network}/entries/1`,
-    sync: `/repram/${network}/sync/1.0.0`,
+    // 2: digests cover a record's guard. Nodes whose summaries are not
+    // comparable must not sync (each round would resend what they both hold).
+    sync: `/repram/${network}/sync/2.0.0`,
     kad: `/repram/${network}/kad/1.0.0`,
     // One DNS label: letters, digits and hyphens, at most 63 bytes; the hash
     // keeps names that differ only in '.', '_' or past the cut apart.

@@ -1,7 +1,7 @@
 /**
  * The sync protocol: catches up late joiners and heals partitions.
  *
- * One round over one stream (`/repram/<network>/sync/1.0.0`), frames
+ * One round over one stream (`/repram/<network>/sync/2.0.0`), frames
  * length-prefixed (lpStream):
  *
  *   initiator -> responder  SUMMARY  per-bucket digests of what it holds
