@@ -25,7 +25,13 @@ export async function loadOrCreateIdentity (path: string): Promise<PrivateKey> {
   try {
     await mkdir(dirname(path), { recursive: true })
     await writeFile(aside, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
-    await link(aside, path)
+    try {
+      await link(aside, path)
+    } catch (err) {
+      // A file system without hard links: create the file in place (not atomic, but exclusive).
+      if (!NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+      await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
+    }
     return key
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
@@ -37,6 +43,9 @@ export async function loadOrCreateIdentity (path: string): Promise<PrivateKey> {
     await unlink(aside).catch(() => {})
   }
 }
+
+/** Errors of `link` on file systems that have no hard links. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'])
 
 /** The key in `path`, or `undefined` when there is no such file. */
 async function readKey (path: string): Promise<PrivateKey | undefined> {

@@ -11,7 +11,7 @@
  * Late joiners and healed partitions are caught up by the sync protocol.
  */
 import { TypedEventEmitter } from 'main-event'
-import { multiaddr } from '@multiformats/multiaddr'
+import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -36,6 +36,7 @@ import type { Counters } from './replication/counters.ts'
 import type { PeerDialerInit } from './discovery/dialer.ts'
 import type { RepramServices } from './network.ts'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { EventHandler } from 'main-event'
 import type { Listener } from './util/listener-guard.ts'
 
@@ -488,9 +489,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * bootstrap peer is (redialled after drops) until the node stops. A
    * malformed address throws `InvalidArgumentError`.
    */
-  async dial (addr: string): Promise<boolean> {
+  async dial (addr: string | Multiaddr): Promise<boolean> {
     const running = this.requireRunning()
-    const wrong = typeof addr === 'string' ? checkPeerAddr(addr, 'an address to dial') : 'expected a multiaddr string'
+    if (isMultiaddr(addr)) addr = addr.toString()
+    const wrong = typeof addr === 'string' ? checkPeerAddr(addr, 'an address to dial') : 'expected a multiaddr'
     if (wrong !== undefined) throw new InvalidArgumentError(`cannot dial ${JSON.stringify(addr)}: ${wrong}`)
     const ma = multiaddr(addr)
     const connected = await running.dialer.dial(ma)

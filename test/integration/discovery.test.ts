@@ -7,6 +7,7 @@ import { RepramNode, generatePsk } from '../../src/index.ts'
 import { startNode, stopAll, text } from '../helpers/nodes.ts'
 import { InvalidArgumentError, ListenError } from '../../src/index.ts'
 import { createServer } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { AddressInfo } from 'node:net'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -91,8 +92,8 @@ test('dial() refuses what is not a peer address with InvalidArgumentError, and d
   await refused('not a multiaddr/p2p/x', /not a valid peer id|not a valid multiaddr/)
   await refused(b.multiaddrs[0].replace(/\/p2p\/.*$/, ''), /must end in \/p2p\/<peer id>/)
   await refused('/ip4/127.0.0.1/tcp/1/p2p/NotAPeerId', /"NotAPeerId" is not a valid peer id/)
-  await refused(42, /expected a multiaddr string/)
-  assert.is(await a.dial(b.multiaddrs[0]), true)
+  await refused(42, /expected a multiaddr/)
+  assert.is(await a.dial(multiaddr(b.multiaddrs[0])), true, 'a Multiaddr object is taken too')
   await waitFor(() => a.peers.includes(b.peerId), { message: 'the dialled peer to join' })
 })
 
