@@ -241,7 +241,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       // node was running) is not reported to it: look at those connected now.
       for (const connection of libp2p.getConnections()) {
         const peer = connection.remotePeer
-        libp2p.peerStore.get(peer).then(p => { if (p.protocols.includes(ids.sync)) this.onPeerConnect(peer) }, () => {})
+        libp2p.peerStore.get(peer).then(p => {
+          if (p.protocols.includes(ids.sync) && libp2p.getConnections(peer).length > 0) this.onPeerConnect(peer)
+        }, () => {})
       }
       this.log('started %s on %a', peerId, libp2p.getMultiaddrs())
     } catch (err) {
