@@ -463,7 +463,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     await Promise.all(libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId).map(async c => { await c.close().catch(() => {}) }))
   }
 
-  /** Allows connections with `peerId` again (bootstrap and discovery redial it). */
+  /** Allows connections with `peerId` again, and dials it at once from the addresses known for it. */
   unblockPeer (peerId: string): void {
     if (!this.blocked.delete(peerId)) return
     // Dial it again now, from the addresses known for it, rather than at the next announcement or retry.

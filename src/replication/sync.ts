@@ -25,11 +25,11 @@
  * runs per peer at a time; asking for another while one is under way
  * queues one more after it (its summary may predate the caller's writes).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { lpStream } from '@libp2p/utils'
 import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize, Kind, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
 import { checkRecord } from './validate.ts'
 import { RoundVersions } from './round-versions.ts'
-import { yieldToLoop } from '../util/sleep.ts'
 import { InvalidMessageError } from '../errors.ts'
 import { SYNC_BUCKETS } from '../store/digest.ts'
 import type { Message, WireRecord } from './codec.ts'
@@ -211,14 +211,15 @@ export class SyncProtocol {
 
   /**
    * Streams our records in the flagged buckets as RECORDS frames, then END,
-   * leaving out those the peer sent us in this round (same version).
+   * leaving out those the peer sent us in this round (same version, horizons
+   * at least as far as ours: see `RoundVersions`).
    */
   private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, round: RoundSignal, peerHas?: RoundVersions): Promise<void> {
     if (wanted.some(x => x !== 0)) {
       let frame: StoreRecord[] = []
       let bytes = 0
       for (const rec of this.init.store.records(wanted, SCAN_SLICE)) {
-        if (rec === undefined) { await yieldToLoop(); continue }
+        if (rec === undefined) { await nextTurn(); continue }
         if (peerHas?.has(rec) === true) continue
         const size = recordSize(rec)
         if ((bytes + size > FRAME_BYTES && frame.length > 0) || frame.length === MAX_RECORDS_PER_MESSAGE) {

@@ -12,8 +12,3 @@ export function sleep (ms: number, signal: AbortSignal): Promise<void> {
     }
   })
 }
-
-/** Resolves on a later turn of the event loop (after pending I/O and timers have had their turn). */
-export async function yieldToLoop (): Promise<void> {
-  await new Promise<void>(resolve => { setImmediate(resolve) })
-}

@@ -6,6 +6,7 @@
  * or while the writer's own code after `await put()` / `await delete()` is.
  */
 import { spawn } from 'node:child_process'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawnLanNode } from '../helpers/node-process.ts'
@@ -54,7 +55,7 @@ async function peerHadItFirst (peer: NodeProcess, event: string, key: string, ra
   assert.ok(got.at < busy.end - BUSY_MS / 2, `${event} ${key}: the peer had it at ${got.at}, the writer was busy ${busy.start}-${busy.end}`)
 }
 
-const freshTurn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+const freshTurn = async (): Promise<void> => { await nextTurn() }
 
 test('a slow local listener holds back neither its own write nor the others of the same turn', async () => {
   await withPeer(async (writer, peer) => {
