@@ -52,7 +52,7 @@ export const START_FLAGS: FlagSpec[] = [
   { name: 'max-bytes', type: 'string', arg: 'N', help: 'most bytes (keys + values) held', default: '268435456', field: 'maxBytes' },
   { name: 'max-clock-skew', type: 'string', arg: 'S', help: 'how far a peer\'s clock may run ahead, seconds', default: '30', field: 'maxClockSkew' },
   { name: 'sync-interval', type: 'string', arg: 'S', help: 'seconds between anti-entropy syncs with a random peer; 0 disables', default: '30', field: 'syncInterval' },
-  { name: 'sync-idle-timeout', type: 'string', arg: 'S', help: 'seconds a sync round may go without a frame moving before it is abandoned', default: '30', field: 'syncIdleTimeout' },
+  { name: 'sync-idle-timeout', type: 'string', arg: 'S', help: 'seconds a sync round may go with no data moving before it is abandoned', default: '30', field: 'syncIdleTimeout' },
   { name: 'write-quorum', type: 'string', arg: 'N', help: 'other nodes that must confirm an HTTP write for a 201 (else 202)', default: '1' },
   { name: 'write-timeout', type: 'string', arg: 'S', help: 'how long an HTTP write waits for its quorum, seconds', default: '2' },
   { name: 'rate-limit', type: 'string', arg: 'N', help: 'HTTP requests per second per client address; 0 turns the limit off', default: '100' },

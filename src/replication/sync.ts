@@ -17,8 +17,9 @@
  * exchange an 8 KiB summary and two tiny frames. Records are validated like
  * gossip and dropped one by one; a malformed frame ends the round (the
  * stream is reset). A round has no deadline as a whole, so a large catch-up
- * over a slow link finishes; it is abandoned when no frame moved either way
- * for `idleTimeout` ms (the node's `syncIdleTimeout`).
+ * over a slow link finishes; it is abandoned when no data moved either way
+ * for `idleTimeout` ms (the node's `syncIdleTimeout`): no chunk of a frame
+ * arrived and none left, however large the frame.
  *
  * Rounds run when a peer joins (the side with the smaller peer id starts)
  * and every `syncInterval` with one random peer (anti-entropy). One round
@@ -58,7 +59,7 @@ export interface SyncProtocolInit extends ReplicationContext {
   libp2p: Libp2p
   protocol: string
   store: MemoryStore
-  /** A round in which no frame moved either way for this many ms is abandoned. */
+  /** A round in which no data moved either way for this many ms is abandoned. */
   idleTimeout: number
 }
 
@@ -70,19 +71,31 @@ interface PeerRounds {
 }
 
 /**
- * A round's signal: aborted when the node stops, or when no frame moved for
- * `idleMs` (`touch` marks a frame moving).
+ * A round's signal: aborted when the node stops, or when no byte moved
+ * either way for `idleMs`. Moving bytes are: a frame read or written
+ * (`touch`), a chunk of a frame arriving (the stream's `message` events), or
+ * the stream's send buffer shrinking since the last look (a frame larger
+ * than the link carries in `idleMs` still leaving, as the peer reads it).
  */
 class RoundSignal {
   readonly signal: AbortSignal
   private readonly shutdown: AbortSignal
   private readonly idle = new AbortController()
   private readonly timer: ReturnType<typeof setTimeout>
+  private stream?: Stream
+  /** The stream's send buffer when last looked at, bytes. */
+  private unsent = 0
 
   constructor (shutdown: AbortSignal | undefined, idleMs: number) {
     this.shutdown = shutdown ?? AbortSignal.abort()
     this.timer = setTimeout(() => {
-      const err = new Error(`no frame moved for ${idleMs} ms`)
+      const unsent = this.stream?.writeBufferLength ?? 0
+      if (unsent < this.unsent) {
+        this.unsent = unsent
+        this.timer.refresh()
+        return
+      }
+      const err = new Error(`no data moved for ${idleMs} ms`)
       err.name = 'TimeoutError'
       this.idle.abort(err)
     }, idleMs)
@@ -93,9 +106,21 @@ class RoundSignal {
   /** Whether the round ends because this node stops (not a failure). */
   get stopping (): boolean { return this.shutdown.aborted }
 
-  touch (): void { this.timer.refresh() }
+  /** Counts `stream`'s traffic as activity. */
+  watch (stream: Stream): void {
+    this.stream = stream
+    stream.addEventListener('message', this.touch)
+  }
 
-  done (): void { clearTimeout(this.timer) }
+  readonly touch = (): void => {
+    this.unsent = this.stream?.writeBufferLength ?? 0
+    this.timer.refresh()
+  }
+
+  done (): void {
+    clearTimeout(this.timer)
+    this.stream?.removeEventListener('message', this.touch)
+  }
 }
 
 export class SyncProtocol {
@@ -172,6 +197,7 @@ export class SyncProtocol {
   private async initiate (peer: PeerId, round: RoundSignal, summarized: () => void): Promise<void> {
     const stream = await this.init.libp2p.dialProtocol(peer, this.init.protocol, { signal: round.signal })
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
+    round.watch(stream) // after the reader's own listener: data already queued goes to both
     try {
       const summary = encodeSummary(this.init.store.digests)
       summarized()
@@ -193,6 +219,7 @@ export class SyncProtocol {
 
   private async respond (stream: Stream, peer: PeerId, round: RoundSignal): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
+    round.watch(stream)
     const summary = await this.read(lp, round)
     if (summary.kind !== Kind.SUMMARY) throw new InvalidMessageError(`expected SUMMARY, got kind ${summary.kind}`)
     const theirs = summary.digests

@@ -73,6 +73,82 @@ test('a round that takes longer than the idle timeout completes while frames kee
   assert.is(node.stats().counters.syncFailures, 0)
 })
 
+/** `frame` as lpStream puts it on the wire: an unsigned varint length, then the bytes. */
+function lengthPrefixed (frame: Uint8Array): Uint8Array {
+  const prefix: number[] = []
+  let n = frame.length
+  while (n >= 0x80) { prefix.push((n & 0x7f) | 0x80); n >>>= 7 }
+  prefix.push(n)
+  const out = new Uint8Array(prefix.length + frame.length)
+  out.set(prefix)
+  out.set(frame, prefix.length)
+  return out
+}
+
+test('one frame that trickles in for longer than the idle timeout is received whole', async () => {
+  const [node, peer] = await pair()
+  const { stream, lp } = await openSync(peer, node)
+  await lp.write(encodeSummary(new Uint32Array(SYNC_BUCKETS * 2)))
+  await lp.read() // WANT
+  await readUntilEnd(lp)
+  const now = Date.now()
+  const value = new Uint8Array(600 * 1024).fill(7)
+  const bytes = lengthPrefixed(encodeRecords([{ key: 'trickle/0', value, expiresAt: now + 60_000, wall: now, counter: 0, origin: peer.peerId, guardUntil: 0 }]))
+  // 12 pieces, a third of the idle timeout apart: the one frame takes four times the idle timeout.
+  const t0 = performance.now()
+  const piece = Math.ceil(bytes.length / 12)
+  for (let at = 0; at < bytes.length; at += piece) {
+    if (at > 0) await new Promise(resolve => setTimeout(resolve, IDLE_MS / 3))
+    stream.send(bytes.subarray(at, at + piece))
+  }
+  await lp.write(encodeEnd())
+  await stream.close()
+  await waitFor(() => node.getSync('trickle/0') !== undefined, { message: 'the trickled frame to be applied' })
+  assert.ok(performance.now() - t0 > 2 * IDLE_MS, 'the frame took longer than the idle timeout')
+  assert.equal(node.getSync('trickle/0')?.value, value)
+  assert.is(node.stats().counters.syncFailures, 0)
+})
+
+test('frames the peer reads slower than the idle timeout are sent whole', async () => {
+  const [node, peer] = await pair()
+  const values = [1, 2, 3, 4].map(b => new Uint8Array(1_000_000).fill(b))
+  for (const [i, value] of values.entries()) await node.put(`big/${i}`, value, { ttl: 60_000 })
+  await waitFor(() => node.stats().counters.syncRounds >= 1, { message: 'the join round between the two nodes' })
+  const { stream, lp } = await openSync(peer, node)
+  // A slow reader: the stream stays paused (no window for more data) but for
+  // a moment every 0.6 idle timeouts, so the node's 4 MB leave one window at a
+  // time, and once its last frame is written (its write resolved) the rest
+  // takes longer than the idle timeout to leave.
+  stream.pause()
+  await lp.write(encodeSummary(new Uint32Array(SYNC_BUCKETS * 2)))
+  const t0 = performance.now()
+  let reading = true
+  const pacer = (async () => {
+    while (reading) {
+      await new Promise(resolve => setTimeout(resolve, 0.6 * IDLE_MS))
+      if (!reading) break
+      stream.resume()
+      stream.pause()
+    }
+  })()
+  let received: number
+  try {
+    assert.is(decodeMessage((await lp.read()).subarray(), { maxKeyBytes: 512, maxValueBytes: 1024 }).kind, Kind.WANT)
+    received = await readUntilEnd(lp)
+  } finally {
+    reading = false
+  }
+  stream.resume()
+  assert.ok(performance.now() - t0 > 2 * IDLE_MS, 'the frames took longer than the idle timeout to leave')
+  assert.is(received, values.length)
+  const rounds = node.stats().counters.syncRounds
+  await lp.write(encodeEnd())
+  await stream.close()
+  await pacer
+  await waitFor(() => node.stats().counters.syncRounds > rounds, { message: 'the node to finish the round' })
+  assert.is(node.stats().counters.syncFailures, 0)
+})
+
 test('a peer that stops sending mid-round is given up after the idle timeout, and the stream is reset', async () => {
   const [node, peer] = await pair()
   const { lp } = await openSync(peer, node)
