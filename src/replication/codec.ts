@@ -2,7 +2,8 @@
  * Binary wire format of REPRAM messages (gossip and sync frames).
  *
  * Every message starts with a format byte (`FORMAT` = 1) and a kind byte.
- * Integers are unsigned LEB128 varints (up to 2^53-1); strings are a varint
+ * Integers are unsigned LEB128 varints (up to 2^53-1, minimally encoded:
+ * no padding groups of zeros, so a message has one encoding); strings are a varint
  * byte length and UTF-8 bytes; byte arrays likewise.
  *
  *   RECORDS  (1): count, then `count` records
@@ -57,13 +58,13 @@ export const MAX_ORIGIN_BYTES = 128
  * can cost a node to decode and check (a 4 MiB message could otherwise hold
  * 450,000). Encoders split before it.
  */
-/** Largest bucket index a WANT may name (the sync protocol uses fewer). */
-const MAX_BUCKET = 65535
 export const MAX_RECORDS_PER_MESSAGE = 32_768
 /** Most acks in one message (encoders split before it). */
 export const MAX_ACKS_PER_MESSAGE = 32_768
 /** Longest content type accepted (bytes). */
 export const MAX_CONTENT_TYPE_BYTES = 256
+/** Largest bucket index a WANT may name (the sync protocol uses fewer). */
+const MAX_BUCKET = 65535
 
 /** A record on the wire: a store record, and whether the writer wants acks. */
 export interface WireRecord extends StoreRecord {
@@ -249,7 +250,11 @@ class Reader {
       if (this.pos >= this.buf.length) throw new InvalidMessageError(`truncated message: incomplete ${what}`)
       const b = this.buf[this.pos++]
       n += (b & 0x7f) * scale
-      if ((b & 0x80) === 0) break
+      if ((b & 0x80) === 0) {
+        // One encoding per number: a last group of zeros would pad it.
+        if (b === 0 && i > 0) throw new InvalidMessageError(`${what} is not minimally encoded (a varint padded with zeros)`)
+        break
+      }
       scale *= 128
       if (i >= 7) throw new InvalidMessageError(`${what} is longer than 8 varint bytes`)
     }

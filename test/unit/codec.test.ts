@@ -354,6 +354,14 @@ test('rejects varints longer than 8 bytes or above 2^53-1', () => {
   decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...new Array(12).fill(0xff)]), /record count is longer than 8 varint bytes/, 'record count')
 })
 
+test('rejects varints padded with zero groups (one encoding per number)', () => {
+  decodeMessage(records(rawRecord({ wall: [0xe8, 0x07] })), LIMITS) // 1000
+  decodeInvalid(records(rawRecord({ wall: [0xe8, 0x87, 0x00] })), /wall is not minimally encoded/, '1000 padded')
+  decodeInvalid(records(rawRecord({ counter: [0x80, 0x00] })), /counter is not minimally encoded/, '0 in two bytes')
+  decodeInvalid(records(rawRecord({ key: [0x81, 0x00, 0x6b] })), /key length is not minimally encoded/, 'a padded length')
+  decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, 0x81, 0x80, 0x00, ...rawRecord()]), /record count is not minimally encoded/, 'a padded count')
+})
+
 test('rejects a counter above 2^32-1', () => {
   decodeMessage(records(rawRecord({ counter: varint(0xffffffff) })), LIMITS)
   decodeInvalid(records(rawRecord({ counter: varint(2 ** 32) })), /counter 4294967296 is larger than 2\^32-1/)
