@@ -3,8 +3,9 @@
  * change, named after its type (`set`, `delete`, `expire`), with one line of
  * JSON as data; comment lines keep idle connections open through proxies.
  * The stream ends when the client leaves or the server closes. A client
- * that reads too slowly is dropped rather than buffered without bound (it
- * can reconnect and list the keys again).
+ * that reads too slowly (8 MiB unsent) is dropped, its connection closed at
+ * once, rather than buffered without bound (it can reconnect and list the
+ * keys again).
  */
 import { logger } from '@libp2p/logger'
 import { AbortError, NotStartedError } from '../errors.ts'
@@ -100,24 +101,34 @@ export async function watch (ctx: RequestContext): Promise<void> {
   keepAlive.unref()
   metrics.watchOpened()
 
+  // A client dropped for reading too slowly has its connection destroyed:
+  // ending it would queue the end behind everything still unsent, which a
+  // client that does not read keeps in memory for as long as it stays.
+  let dropped = false
   try {
     for await (const change of changes) {
       if (res.writableLength > MAX_BUFFERED_BYTES) {
         log('dropping a watch client that reads too slowly')
+        dropped = true
         break
       }
       res.write(formatEvent(changeEvent(change, options.watchValueMaxBytes)))
     }
   } catch (err) {
     // the node's own buffer overflowed: the same slow-client case, seen from the other side
-    if (err instanceof Error && err.name === 'WatchOverflowError') log('dropping a watch client that fell behind: %s', err.message)
-    else if (!controller.signal.aborted) log.error('watch stream failed: %e', err)
+    if (err instanceof Error && err.name === 'WatchOverflowError') {
+      log('dropping a watch client that fell behind: %s', err.message)
+      dropped = true
+    } else if (!controller.signal.aborted) {
+      log.error('watch stream failed: %e', err)
+    }
   } finally {
     clearInterval(keepAlive)
     signal.removeEventListener('abort', stop)
     options.signal?.removeEventListener('abort', stop)
     controller.abort()
     metrics.watchClosed()
-    res.end()
+    if (dropped) res.destroy()
+    else res.end()
   }
 }

@@ -1,4 +1,6 @@
 /** `/v1/watch`: Server-Sent Events from a real node, read with fetch. */
+import { connect, type Socket } from 'node:net'
+import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { changeEvent, formatEvent } from '../../src/http/sse.ts'
@@ -141,6 +143,30 @@ test('the client going away ends the watch on the server', async () => {
   await sse.cancel()
   // the server only notices on its next write (an event or a keep-alive)
   await waitFor(async () => await openStreams(s.url) === 0, { timeout: 5000, message: 'the watch to end' })
+})
+
+test('a client that stops reading is cut off: its connection is destroyed, not left holding what was unsent', async () => {
+  const served = await serveNode({}, { watchValueMaxBytes: 1024 * 1024 })
+  const serverSockets: Socket[] = []
+  served.http.server.on('connection', (socket: Socket) => { serverSockets.push(socket) })
+  const { port } = new URL(served.url)
+  const client = connect(Number(port), '127.0.0.1')
+  try {
+    await once(client, 'connect')
+    client.write('GET /v1/watch HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    client.pause() // and never read
+    const watching = await waitFor(() => serverSockets.find(s => s.remotePort === client.localPort), { message: 'the server to take the connection' })
+    await waitFor(async () => await openStreams(served.url) === 1, { message: 'the watch to open' })
+    // 400 events of 60 KiB each (24 MB): more than the kernel's buffers and the 8 MiB allowed unsent.
+    const value = 'x'.repeat(60 * 1024)
+    for (let i = 0; i < 400 && !watching.destroyed; i++) await served.node.put(`slow/${i}`, value, { ttl: 60_000 })
+    await waitFor(() => watching.destroyed, { message: 'the slow client\'s connection to be destroyed' })
+    assert.is(watching.writableLength, 0, 'nothing stays buffered for it')
+    await waitFor(async () => await openStreams(served.url) === 0, { message: 'the watch to count as closed' })
+  } finally {
+    client.destroy()
+    await served.stop()
+  }
 })
 
 test('closing the server ends open streams instead of waiting for them', async () => {
