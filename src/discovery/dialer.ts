@@ -11,7 +11,22 @@
  *   reports a peer as discovered only once, when it enters the peer store,
  *   and its reconnect queue gives up after five tries (about 31 s): without
  *   this, a LAN partition or a sleep longer than that would never heal. A
- *   peer that stops being announced (it left) is not dialled again;
+ *   peer that stops being announced (it left) is not dialled again. After
+ *   such a dial fails, the peer's announcements are skipped for a backoff
+ *   that starts at 1.5 s and doubles per consecutive failure up to 60 s: a
+ *   peer that is announced but cannot be connected to (another `psk`, an
+ *   unreachable address) then costs a dial, a log line and a `dialFailures`
+ *   count a minute rather than one at every announcement (10 s by default).
+ *   A partition that stops multicast too (a cable, a lost Wi-Fi) stops the
+ *   announcements, so no dial fails and there is nothing to back off from;
+ *   one that lets multicast through heals at most a minute after it ends.
+ *   The start is short, so that retries come at 1.5, 4.5, 10.5, 22.5 s...
+ *   after the first failure, between the redials of libp2p's reconnect
+ *   queue (1, 3, 7, 15, 31 s after a drop) rather than on them. Any
+ *   connection with the peer (a dial of ours succeeding, or the peer
+ *   dialling us) resets its backoff. At most 1,024 failing peers are
+ *   remembered; beyond that the one whose last failure is oldest is
+ *   forgotten (its next announcement is dialled);
  * - keeps one loop per bootstrap address, and per address dialled through
  *   `keep` (a node's `dial()`), that dials with exponential backoff (0.25 s
  *   doubling up to 30 s) whenever that peer is not connected, for as long
@@ -33,6 +48,23 @@ const BACKOFF_MAX_MS = 30_000
 const DIAL_TIMEOUT_MS = 10_000
 /** Dial attempts for a discovered peer (about 5 minutes with the backoff). */
 const DISCOVERED_ATTEMPTS = 16
+/** Announcements of a peer are skipped for this long after its first failed announcement-driven dial, ms. */
+export const ANNOUNCED_BACKOFF_MIN_MS = 1_500
+/** The announcement backoff doubles per consecutive failure up to this, ms. */
+export const ANNOUNCED_BACKOFF_MAX_MS = 60_000
+/** Peers with an announcement backoff that are remembered at most (the longest-quiet one is dropped). */
+const MAX_BACKOFF_PEERS = 1_024
+
+/** Backoff of the announcement-driven dials of one peer. */
+interface AnnouncedBackoff {
+  /** The backoff after the last failure, ms. */
+  delayMs: number
+  /** Announcements before this time (`performance.now()`, ms) are skipped. */
+  until: number
+}
+
+/** What one dial attempt did: `skipped` made no dial (shutdown, blocked, self, already dialling). */
+type DialOutcome = 'connected' | 'failed' | 'skipped'
 
 export interface PeerDialerInit {
   libp2p: Libp2p
@@ -52,6 +84,8 @@ export class PeerDialer {
   private readonly retrying = new Set<string>()
   /** Peer ids with a loop keeping them connected (bootstrap addresses, `keep`). */
   private readonly kept = new Set<string>()
+  /** Peers whose last announcement-driven dial failed, oldest failure first. */
+  private readonly backoff = new Map<string, AnnouncedBackoff>()
 
   constructor (init: PeerDialerInit) {
     this.init = init
@@ -61,6 +95,7 @@ export class PeerDialer {
     if (this.shutdown !== undefined) return
     this.shutdown = new AbortController()
     this.init.libp2p.addEventListener('peer:discovery', this.onDiscovery)
+    this.init.libp2p.addEventListener('peer:connect', this.onConnect)
     this.init.mdns?.addEventListener('peer', this.onAnnounced)
     for (const addr of this.init.bootstrap) this.keep(multiaddr(addr))
   }
@@ -68,10 +103,12 @@ export class PeerDialer {
   stop (): void {
     if (this.shutdown === undefined) return
     this.init.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    this.init.libp2p.removeEventListener('peer:connect', this.onConnect)
     this.init.mdns?.removeEventListener('peer', this.onAnnounced)
     this.shutdown.abort()
     this.shutdown = undefined
     this.kept.clear()
+    this.backoff.clear()
   }
 
   /**
@@ -92,26 +129,30 @@ export class PeerDialer {
 
   /** Dials `peer` (by id, addresses from the peer store) unless connected or already dialling. */
   async dial (peer: PeerId | Multiaddr, keepAlive = true): Promise<boolean> {
+    return await this.attempt(peer, keepAlive) === 'connected'
+  }
+
+  private async attempt (peer: PeerId | Multiaddr, keepAlive = true): Promise<DialOutcome> {
     const { libp2p, counters, log } = this.init
     const signal = this.shutdown?.signal
-    if (signal === undefined || signal.aborted) return false
+    if (signal === undefined || signal.aborted) return 'skipped'
     const id = isPeerId(peer) ? peer.toString() : peerIdOf(peer)
-    if (id === undefined || id === libp2p.peerId.toString() || this.init.isBlocked(id)) return false
-    if (libp2p.getConnections(peerIdFromString(id)).length > 0) return true
-    if (this.dialing.has(id)) return false
+    if (id === undefined || id === libp2p.peerId.toString() || this.init.isBlocked(id)) return 'skipped'
+    if (libp2p.getConnections(peerIdFromString(id)).length > 0) return 'connected'
+    if (this.dialing.has(id)) return 'skipped'
     this.dialing.add(id)
     try {
       await libp2p.dial(peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+      this.backoff.delete(id)
       if (keepAlive) {
         await libp2p.peerStore.merge(peerIdFromString(id), { tags: { [KEEP_ALIVE]: { value: 1 } } }).catch(() => {})
       }
-      return true
+      return 'connected'
     } catch (err) {
-      if (!signal.aborted) {
-        counters.dialFailures++
-        log('dialling %s failed - %s', id, (err as Error).message)
-      }
-      return false
+      if (signal.aborted) return 'skipped'
+      counters.dialFailures++
+      log('dialling %s failed - %s', id, (err as Error).message)
+      return 'failed'
     } finally {
       this.dialing.delete(id)
     }
@@ -128,16 +169,40 @@ export class PeerDialer {
     })
   }
 
-  /** An mDNS announcement, new peer or not: dial it if it is not connected (its addresses go to the peer store first). */
+  /**
+   * An mDNS announcement, new peer or not: dial it if it is not connected
+   * (its addresses go to the peer store first), unless it is backing off
+   * after a failed dial of this kind.
+   */
   private readonly onAnnounced = (evt: CustomEvent<PeerInfo>): void => {
     const { id, multiaddrs } = evt.detail
     const { libp2p, isBlocked } = this.init
     const key = id.toString()
     if (this.shutdown === undefined || this.dialing.has(key) || this.retrying.has(key) || isBlocked(key) || libp2p.getConnections(id).length > 0) return
-    libp2p.peerStore.merge(id, { multiaddrs }).then(async () => await this.dial(id)).catch(err => {
+    if (performance.now() < (this.backoff.get(key)?.until ?? 0)) return
+    libp2p.peerStore.merge(id, { multiaddrs }).then(async () => {
+      if (await this.attempt(id) === 'failed') this.backOff(key)
+    }).catch(err => {
       this.init.counters.backgroundErrors++
       this.init.log.error('dialling announced peer %p failed - %e', id, err)
     })
+  }
+
+  /** Any connection with a peer, ours or its own: its announcements are dialled at once again after a later drop. */
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.backoff.delete(evt.detail.toString())
+  }
+
+  /** Records a failed announcement-driven dial of `id`: the next backoff is the last one doubled, within bounds. */
+  private backOff (id: string): void {
+    if (this.shutdown === undefined || this.init.libp2p.getConnections(peerIdFromString(id)).length > 0) return
+    const last = this.backoff.get(id)
+    const delayMs = last === undefined ? ANNOUNCED_BACKOFF_MIN_MS : Math.min(last.delayMs * 2, ANNOUNCED_BACKOFF_MAX_MS)
+    // Re-inserted, so the map stays in order of last failure and the first key is the longest-quiet peer.
+    this.backoff.delete(id)
+    this.backoff.set(id, { delayMs, until: performance.now() + delayMs })
+    if (this.backoff.size > MAX_BACKOFF_PEERS) this.backoff.delete(this.backoff.keys().next().value!)
+    this.init.log('announcements of %s skipped for %d ms', id, delayMs)
   }
 
   /**
