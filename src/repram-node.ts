@@ -396,9 +396,17 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     return hadValue
   }
 
-  /** Live keys, sorted, optionally only those starting with `prefix`. */
+  /**
+   * Live keys in code-unit order, optionally only those starting with
+   * `prefix`; page through many with `after` (the last key of the page
+   * before) and `limit`.
+   */
   keys (opts: KeysOptions = {}): string[] {
-    return this.store.keys(opts.prefix ?? '')
+    const { prefix, after } = opts
+    if (prefix !== undefined && typeof prefix !== 'string') throw new InvalidArgumentError(`prefix must be a string, got ${typeof prefix}`)
+    if (after !== undefined && typeof after !== 'string') throw new InvalidArgumentError(`after must be a string, got ${typeof after}`)
+    const limit = validateCount('limit', opts.limit, Infinity, 1, Number.MAX_SAFE_INTEGER)
+    return this.store.keys(prefix ?? '', after, limit)
   }
 
   /**

@@ -64,9 +64,15 @@ export interface AbortOptions {
 export interface KeysOptions {
   /** Only keys that start with this string. */
   prefix?: string
+  /** Only keys that sort after this one (code-unit order): the last key of the page before. */
+  after?: string
+  /** At most this many keys: the first ones in order. A page costs one pass over the keys, not a sort of all of them. */
+  limit?: number
 }
 
-export interface WatchOptions extends KeysOptions {
+export interface WatchOptions {
+  /** Only keys that start with this string. */
+  prefix?: string
   signal?: AbortSignal
 }
 

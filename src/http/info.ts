@@ -69,18 +69,6 @@ export const KEYS_DEFAULT_LIMIT = 1000
 export const KEYS_MAX_LIMIT = 10_000
 const CURSOR_RE = /^[A-Za-z0-9_-]+$/
 
-/** Index of the first key after `cursor` in `sorted` (code-unit order, as `keys()` sorts). */
-function firstAfter (sorted: readonly string[], cursor: string): number {
-  let lo = 0
-  let hi = sorted.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (sorted[mid] <= cursor) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
 /**
  * One page of live keys. The cursor is the page's last key, base64url
  * encoded: clients pass it back as they got it, and a key written between
@@ -101,10 +89,10 @@ export function keys (ctx: RequestContext): void {
   const cursor = query.get('cursor') ?? ''
   if (cursor !== '' && !CURSOR_RE.test(cursor)) throw new HttpError('InvalidParameterError', 'cursor must be a next_cursor returned by this endpoint')
 
-  const all = node.keys(prefix === '' ? {} : { prefix })
-  const start = cursor === '' ? 0 : firstAfter(all, Buffer.from(cursor, 'base64url').toString('utf8'))
-  const page = all.slice(start, start + limit)
-  const more = start + limit < all.length
+  // One more than the page, to tell whether another page follows.
+  const found = node.keys({ prefix: prefix === '' ? undefined : prefix, after: cursor === '' ? undefined : Buffer.from(cursor, 'base64url').toString('utf8'), limit: limit + 1 })
+  const more = found.length > limit
+  const page = more ? found.slice(0, limit) : found
   sendJson(ctx, 200, {
     keys: page,
     next_cursor: more ? Buffer.from(page[page.length - 1], 'utf8').toString('base64url') : null

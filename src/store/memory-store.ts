@@ -29,6 +29,7 @@ import { Interner } from './interner.ts'
 import { KeyIndex } from './key-index.ts'
 import { UintStack } from './uint-stack.ts'
 import { MAX_LOG_VALUE, ValueLog } from './value-log.ts'
+import { SmallestStrings } from './smallest.ts'
 import { SYNC_BUCKETS, bucketOf, hashKeyUtf8, hashString, recordLane } from './digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../config.ts'
 import type { Entry } from '../types.ts'
@@ -333,15 +334,24 @@ export class MemoryStore {
     return { status: 'applied', hadValue }
   }
 
-  /** Live keys, sorted; expired ones are left out. */
-  keys (prefix = ''): string[] {
+  /**
+   * Live keys starting with `prefix`, sorted in code-unit order; expired ones
+   * are left out. With `after`, only the keys that sort after it; with
+   * `limit`, only the first `limit` of those, found in one pass without
+   * sorting the rest (a page of a large store).
+   */
+  keys (prefix = '', after?: string, limit = Infinity): string[] {
     const now = this.clock()
+    const page = limit === Infinity ? undefined : new SmallestStrings(limit)
     const out: string[] = []
     for (let slot = 0; slot < this.nextSlot; slot++) {
       const key = this.keyAt(slot)
-      if (key !== undefined && this.hasValue(slot) && this.meta[M * slot] > now && key.startsWith(prefix)) out.push(key)
+      if (key === undefined || !this.hasValue(slot) || !(this.meta[M * slot] > now) || !key.startsWith(prefix)) continue
+      if (after !== undefined && key <= after) continue
+      if (page === undefined) out.push(key)
+      else page.offer(key)
     }
-    return out.sort()
+    return page === undefined ? out.sort() : page.sorted()
   }
 
   /**

@@ -244,7 +244,11 @@ test('bad input is refused with named errors and changes nothing', async () => {
     [async () => await a.put('k', 42 as any), 'InvalidValueError'],
     [async () => await a.put('k', 'x', { quorum: -1 }), 'InvalidArgumentError'],
     [async () => await a.get(7 as any), 'InvalidKeyError'],
-    [async () => a.getSync(''), 'InvalidKeyError']
+    [async () => a.getSync(''), 'InvalidKeyError'],
+    [async () => a.keys({ limit: 0 }), 'InvalidArgumentError'],
+    [async () => a.keys({ limit: 1.5 }), 'InvalidArgumentError'],
+    [async () => a.keys({ after: 7 as any }), 'InvalidArgumentError'],
+    [async () => a.keys({ prefix: null as any }), 'InvalidArgumentError']
   ]
   for (const [call, name] of cases) {
     try { await call(); assert.unreachable(`expected ${name}`) } catch (err: any) { assert.is(err.name, name, err.message) }

@@ -140,6 +140,37 @@ test('keys(prefix): sorted, filtered, expired and deleted keys left out', () => 
   assert.equal(store.keys('user:'), ['user:1', 'user:10', 'user:2', 'user:Z', 'user:ü'])
 })
 
+test('keys(prefix, after, limit): pages of a listing, joined, are the listing', () => {
+  const { store } = makeStore()
+  const rand = prng(7)
+  const keys = new Set<string>()
+  // ASCII, Latin-1, BMP and astral characters: code-unit order puts \u{1F600} (a surrogate pair) before \uFFFD
+  const alphabet = ['a', 'b', 'Z', '0', ':', 'é', 'ü', '\uFFFD', '\u{1F600}', '中']
+  while (keys.size < 500) keys.add(Array.from({ length: 1 + randInt(rand, 6) }, () => alphabet[randInt(rand, alphabet.length)]).join(''))
+  for (const k of shuffled([...keys], rand)) store.apply(put(k, 'v'))
+  store.apply(put('a-gone', 'v', { expiresAt: 50 }))
+  now = 50
+  const all = store.keys()
+  assert.equal(all, [...keys].sort())
+  for (const limit of [1, 7, 100, 499, 500, 501]) {
+    const joined: string[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = store.keys('', after, limit)
+      assert.ok(page.length <= limit)
+      joined.push(...page)
+      if (page.length < limit) break
+      after = page[page.length - 1]
+    }
+    assert.equal(joined, all, `pages of ${limit}`)
+  }
+  const withA = all.filter(k => k.startsWith('a'))
+  assert.equal(store.keys('a', undefined, 3), withA.slice(0, 3))
+  assert.equal(store.keys('a', withA[2], 1000), withA.slice(3))
+  assert.equal(store.keys('', '\u{10FFFF}'), all.filter(k => k > '\u{10FFFF}'), 'after a key that is not stored')
+  assert.equal(store.keys('', undefined, 0), [])
+})
+
 test('no expired value is ever returned, even before the sweep', () => {
   const { store, expired } = makeStore()
   store.apply(put('k', 'v', { expiresAt: 1000 }))

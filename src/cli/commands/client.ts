@@ -7,6 +7,7 @@ import { CommandError, UsageError, EXIT } from '../errors.ts'
 import { formatDuration, parseTime } from '../format.ts'
 import { dataPath, request, responseError, notFoundError, getJson } from '../http-client.ts'
 import { validateContentType } from '../../validation.ts'
+import { KEYS_MAX_LIMIT } from '../../http/info.ts'
 import type { Env, FlagValues } from '../args.ts'
 import type { ParseArgsOptionsConfig } from 'node:util'
 
@@ -65,7 +66,7 @@ Lists the live keys of the node, one per line, sorted, paging through all.
 
 Options:
   -p, --prefix P        only keys starting with P
-      --page-size N     keys per request [default: the server's]
+      --page-size N     keys per request, 1 to 10000 [default: 10000]
       --json            print one JSON array
 ${URL_HELP}`
 
@@ -198,7 +199,8 @@ export async function runKeys (argv: string[], env: Env): Promise<number> {
   if (values.help === true) { process.stdout.write(KEYS_HELP + '\n'); return EXIT.ok }
   const { url, timeoutMs } = clientBase('keys', values, env)
   const pageSize = stringSetting(values, 'page-size', {}, [])
-  const limit = pageSize === undefined ? undefined : parseInteger(pageSize, 1)
+  // Big pages: each costs the node one pass over its keys, whatever its size.
+  const limit = pageSize === undefined ? KEYS_MAX_LIMIT : parseInteger(pageSize, 1, KEYS_MAX_LIMIT)
   const prefix = typeof values.prefix === 'string' ? values.prefix : undefined
 
   const all: string[] = []
@@ -207,7 +209,7 @@ export async function runKeys (argv: string[], env: Env): Promise<number> {
     if (page >= MAX_PAGES) throw new CommandError(`keys: ${url} kept returning more pages; giving up after ${MAX_PAGES}`)
     const query = new URLSearchParams()
     if (prefix !== undefined) query.set('prefix', prefix)
-    if (limit !== undefined) query.set('limit', String(limit))
+    query.set('limit', String(limit))
     if (cursor !== undefined) query.set('cursor', cursor)
     const qs = query.toString()
     const body = await getJson(url, '/v1/keys' + (qs === '' ? '' : '?' + qs), { timeoutMs }) as { keys?: unknown, next_cursor?: unknown }
