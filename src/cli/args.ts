@@ -140,12 +140,13 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  * A duration, seconds by default like the HTTP API's `X-TTL`: `60`, `0.5`,
  * or with a unit `250ms`, `30s`, `5m`, `2h`, `7d`. Returns whole milliseconds.
  */
-export function parseDurationMs (s: Setting, minMs = 0): number {
+export function parseDurationMs (s: Setting, minMs = 0, maxMs = Number.MAX_SAFE_INTEGER): number {
   const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?$/i.exec(s.value.trim())
   const ms = match === null ? NaN : Math.round(Number(match[1]) * UNIT_MS[(match[2] ?? 's').toLowerCase()])
-  if (!Number.isSafeInteger(ms) || ms < minMs) {
+  if (!Number.isSafeInteger(ms) || ms < minMs || ms > maxMs) {
     const least = minMs === 1 ? ' above 0' : minMs > 1 ? ` of at least ${minMs / 1000} s` : ''
-    throw new UsageError(`${s.source}: expected a duration${least} in seconds (e.g. 60, 0.5) or with a unit (250ms, 30s, 5m, 2h, 7d), got ${JSON.stringify(s.value)}`)
+    const most = maxMs === Number.MAX_SAFE_INTEGER ? '' : `${least === '' ? '' : ' and'} of at most ${maxMs / 1000} s`
+    throw new UsageError(`${s.source}: expected a duration${least}${most} in seconds (e.g. 60, 0.5) or with a unit (250ms, 30s, 5m, 2h, 7d), got ${JSON.stringify(s.value)}`)
   }
   return ms
 }

@@ -12,6 +12,7 @@ import {
   booleanSetting, envName, listSetting, parseDurationMs, parseInteger, stringSetting
 } from './args.ts'
 import { UsageError } from './errors.ts'
+import { MAX_RATE_BURST, MAX_WRITE_TIMEOUT_MS } from '../http/options.ts'
 import type { Env, FlagValues, Setting } from './args.ts'
 import type { RepramNodeInit } from '../config.ts'
 import type { ParseArgsOptionsConfig } from 'node:util'
@@ -147,9 +148,9 @@ export function resolveStartOptions (values: FlagValues, env: Env, defaults: Sta
   const str = (name: string): Setting | undefined => stringSetting(values, name, env, envOf(spec(name)))
   const list = (name: string): Setting<string[]> | undefined => listSetting(values, name, env, envOf(spec(name)))
   const bool = (name: string): boolean | undefined => booleanSetting(values, name, env, envOf(spec(name)))?.value
-  const duration = (name: string, min = 0): number | undefined => {
+  const duration = (name: string, min = 0, max?: number): number | undefined => {
     const s = str(name)
-    return s === undefined ? undefined : parseDurationMs(s, min)
+    return s === undefined ? undefined : parseDurationMs(s, min, max)
   }
   const integer = (name: string, min: number, max?: number): number | undefined => {
     const s = str(name)
@@ -204,18 +205,18 @@ export function resolveStartOptions (values: FlagValues, env: Env, defaults: Sta
       port: integer('http-port', 0, 65535) ?? defaults.httpPort ?? 8080,
       host: str('http-host')?.value ?? '127.0.0.1',
       writeQuorum: integer('write-quorum', 0, 1000) ?? 1,
-      writeTimeout: duration('write-timeout', 1) ?? 2000,
+      writeTimeout: duration('write-timeout', 1, MAX_WRITE_TIMEOUT_MS) ?? 2000,
       portFallback: defaults.httpPortFallback ?? false
     }
     const rate = str('rate-limit')
-    const burst = integer('rate-burst', 1, 1_000_000)
+    const burst = integer('rate-burst', 1, MAX_RATE_BURST)
     if (rate !== undefined) {
       const perSecond = /^off$/i.test(rate.value) ? 0 : Number(rate.value)
       if (!/^(\d+(\.\d+)?|off)$/i.test(rate.value) || !Number.isFinite(perSecond)) {
         throw new UsageError(`${rate.source}: expected requests per second (e.g. 100, 0.5) or 0 to turn the limit off, got ${JSON.stringify(rate.value)}`, 'start')
       }
       // Without --rate-burst, allow two seconds' worth at once, as the adapter's default (100/s, 200) does.
-      http.rateLimit = perSecond === 0 ? false : { requestsPerSecond: perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond * 2)) }
+      http.rateLimit = perSecond === 0 ? false : { requestsPerSecond: perSecond, burst: burst ?? Math.min(MAX_RATE_BURST, Math.max(1, Math.ceil(perSecond * 2))) }
     } else if (burst !== undefined) {
       http.rateLimit = { requestsPerSecond: 100, burst }
     }

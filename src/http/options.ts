@@ -25,7 +25,9 @@ export const HTTP_DEFAULTS = {
 } as const
 
 /** The longest quorum wait `put()` accepts. */
-const MAX_WRITE_TIMEOUT_MS = 600_000
+export const MAX_WRITE_TIMEOUT_MS = 600_000
+/** Most requests a client may send at once above its rate. */
+export const MAX_RATE_BURST = 1_000_000
 
 const KNOWN_FIELDS = new Set(['writeQuorum', 'writeTimeout', 'rateLimit', 'cors', 'maxBodyBytes', 'watchKeepAlive', 'watchValueMaxBytes', 'signal'])
 
@@ -47,7 +49,7 @@ function rateLimit (value: unknown): RateLimitOptions | false {
   if (typeof requestsPerSecond !== 'number' || !Number.isFinite(requestsPerSecond) || requestsPerSecond <= 0) {
     throw new InvalidConfigError('rateLimit.requestsPerSecond', `expected a positive number, got ${String(requestsPerSecond)}`)
   }
-  return { requestsPerSecond, burst: int(burst, 'rateLimit.burst', Math.max(1, Math.ceil(requestsPerSecond)), 1, 1_000_000) }
+  return { requestsPerSecond, burst: int(burst, 'rateLimit.burst', Math.min(MAX_RATE_BURST, Math.max(1, Math.ceil(requestsPerSecond))), 1, MAX_RATE_BURST) }
 }
 
 function cors (value: unknown): string | readonly string[] | false {

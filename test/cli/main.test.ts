@@ -96,6 +96,7 @@ const USAGE_ERRORS: Array<{ args: string[], env?: Record<string, string>, messag
   { args: ['start', '--no-mdns'], env: { REPRAM_MAX_TTL: 'forever' }, message: /REPRAM_MAX_TTL: expected a duration/ },
   { args: ['start'], env: { REPRAM_MDNS: 'maybe' }, message: /REPRAM_MDNS: expected 1 or 0/ },
   { args: ['start', '--no-mdns', '--rate-limit', 'fast'], message: /--rate-limit: expected requests per second/ },
+  { args: ['start', '--no-mdns', '--write-timeout', '700'], message: /--write-timeout: expected a duration above 0 and of at most 600 s/ },
   { args: ['start', '--no-mdns', '--cors', ''], message: /--cors: expected \*, one or more origins \(comma-separated\) or off, got ""/ },
   { args: ['put', 'k', 'v', '--content-type', 'text/✓'], message: /--content-type: expected 1-256 printable ASCII characters, got "text\/✓"/ },
   { args: ['put', 'k', 'v', '-c', 'text/plain\nX-Evil: 1'], message: /--content-type: expected 1-256 printable ASCII characters/ },

@@ -117,6 +117,14 @@ test('start: every flag maps to its node option, durations from seconds to ms', 
   assert.is(o.verbose, true)
 })
 
+test('start: the burst derived from a very high --rate-limit stays within what the server takes', () => {
+  assert.equal(start(['--rate-limit', '1000000000']).http, {
+    port: 8080, host: '127.0.0.1', writeQuorum: 1, writeTimeout: 2000, portFallback: false,
+    rateLimit: { requestsPerSecond: 1e9, burst: 1_000_000 }
+  })
+  assert.equal((start(['--write-timeout', '10m']).http as { writeTimeout: number }).writeTimeout, 600_000)
+})
+
 test('start: the same options from the environment, including the REPRAM v1 names', () => {
   const o = start([], {
     REPRAM_NETWORK: 'lab',
