@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ROOT, cleanEnv, killAll, run, startNode } from './helpers.ts'
+import { CLI, LineProcess, ROOT, cleanEnv, killAll, run, startNode } from './helpers.ts'
+import { RepramNode } from '../../src/index.ts'
+import { startHttpServer } from '../../src/http/index.ts'
 import type { Server } from 'node:net'
 
 const cli = suite('repram executable')
@@ -71,6 +73,28 @@ cli('an unreachable --url gives an actionable error and exit 1', async () => {
   const viaEnv = await run(['get', 'k'], { env: cleanEnv({ REPRAM_URL: url }) })
   assert.is(viaEnv.code, 1)
   assert.match(viaEnv.stderr, new RegExp(`cannot reach ${url}`))
+})
+
+cli('watch waits out a node that answers 503 while it restarts, and carries on once it is back', async () => {
+  const node = new RepramNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, syncInterval: 0 })
+  await node.start()
+  const http = await startHttpServer(node, { rateLimit: false })
+  const watch = new LineProcess(CLI, ['watch', '--json', '--interval', '0', '--url', http.url], cleanEnv(), 'repram watch')
+  try {
+    await watch.waitForEvent('connected')
+    await node.stop() // ends the stream; the HTTP server stays up and answers 503 until the node is back
+    await watch.waitForEvent('waiting', e => e.status === 503)
+    await node.start()
+    await watch.waitForEvent('reconnected')
+    await node.put('after/restart', 'back', { ttl: 60_000 })
+    const set = await watch.waitForEvent('set', e => e.key === 'after/restart')
+    assert.is(set.value, 'back')
+    assert.equal(await watch.stop('SIGINT'), { code: 0, signal: null }, watch.output())
+  } finally {
+    await watch.stop('SIGKILL')
+    await http.close()
+    await node.stop()
+  }
 })
 
 cli('--identity keeps the peer id across restarts', async () => {

@@ -17,7 +17,8 @@ export const WATCH_HELP = `Usage: repram watch [options]
 
 Prints every change on the node as it happens (set, delete, expire, from
 local writes and replication), and its peer count when it changes. Runs until
-Ctrl-C (exit 0); reconnects if the node restarts.
+Ctrl-C (exit 0); reconnects if the node restarts, also while it answers
+429 or 5xx on the way back.
 
 Options:
   -p, --prefix P        only keys starting with P
@@ -29,6 +30,12 @@ Options:
   -h, --help            show this help`
 
 const MAX_BACKOFF_MS = 10_000
+
+/** A `Retry-After` in seconds, as ms within [0.1 s, 60 s]; `undefined` when absent or a date. */
+function retryAfterMs (header: string | null): number | undefined {
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined
+  return Math.min(60_000, Math.max(100, Number(header.trim()) * 1000))
+}
 
 /**
  * One event of the stream as a log line, e.g.
@@ -101,6 +108,8 @@ export async function runWatch (argv: string[], env: Env): Promise<number> {
   }
 
   let connectedOnce = false
+  /** Whether the node's refusals since the connection was lost were reported. */
+  let waiting = false
   let backoffMs = 500
   let poller: Promise<void> | undefined
   try {
@@ -115,7 +124,19 @@ export async function runWatch (argv: string[], env: Env): Promise<number> {
         backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS)
         continue
       }
+      if (connectedOnce && (res.status === 429 || res.status >= 500)) {
+        // The node is back but not serving yet (an embedded node restarting, a
+        // proxy in front of it), or asks us to slow down: wait as for a lost
+        // connection, or as long as it asks (Retry-After), and try again.
+        await res.body?.cancel()
+        if (!waiting) print('waiting', `${url} answered ${res.status} ${res.statusText}; retrying…`, { url, status: res.status })
+        waiting = true
+        await sleep(retryAfterMs(res.headers.get('retry-after')) ?? backoffMs, signal)
+        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS)
+        continue
+      }
       if (!res.ok || res.body === null) throw await responseError(url, res, `watch ${path}`)
+      waiting = false
       if (!connectedOnce) {
         const status = await fetchStatus(url, timeoutMs, signal)
         lastPeers = status.peers
