@@ -5,6 +5,7 @@
  */
 import { InvalidKeyError, InvalidTtlError } from '../errors.ts'
 import { readBody } from './body.ts'
+import { validateKey } from '../validation.ts'
 import { HttpError } from './errors.ts'
 import { isoTime, msToSeconds, sendJson } from './respond.ts'
 import type { KeptAnswer } from './answers.ts'
@@ -22,7 +23,7 @@ export function decodeKey (raw: string): string {
   }
 }
 
-const SECONDS_RE = /^\d{1,12}(\.\d{1,9})?$/
+const SECONDS_RE = /^\d+(\.\d+)?$/
 
 /**
  * The TTL a client asked for, ms: `?ttl=` or else `X-TTL`, in seconds
@@ -34,21 +35,20 @@ export function parseTtl (query: URLSearchParams, header: string | string[] | un
   let raw = query.get('ttl')?.trim()
   if (raw === undefined || raw === '') raw = (Array.isArray(header) ? header.join(', ') : header)?.trim()
   if (raw === undefined || raw === '') return undefined
-  if (!SECONDS_RE.test(raw)) {
-    // Digits, but more than any TTL could need: say so, rather than that it is not a number.
-    if (/^\d+(\.\d+)?$/.test(raw)) throw new InvalidTtlError(`the TTL must be between ${msToSeconds(config.minTtl)} and ${msToSeconds(config.maxTtl)} seconds, got ${raw.slice(0, 40)}`)
-    throw new InvalidTtlError(`the TTL must be a number of seconds, got ${JSON.stringify(raw.slice(0, 40))}`)
-  }
+  if (!SECONDS_RE.test(raw)) throw new InvalidTtlError(`the TTL must be a number of seconds, got ${JSON.stringify(raw.slice(0, 40))}`)
+  // Leading zeros and digits past the millisecond are fine: the number is what counts.
   const ttlMs = Math.round(Number(raw) * 1000)
-  if (ttlMs < config.minTtl || ttlMs > config.maxTtl) {
-    throw new InvalidTtlError(`the TTL must be between ${msToSeconds(config.minTtl)} and ${msToSeconds(config.maxTtl)} seconds, got ${raw}`)
+  if (!(ttlMs >= config.minTtl && ttlMs <= config.maxTtl)) {
+    throw new InvalidTtlError(`the TTL must be between ${msToSeconds(config.minTtl)} and ${msToSeconds(config.maxTtl)} seconds, got ${raw.length > 40 ? raw.slice(0, 40) + '…' : raw}`)
   }
   return ttlMs
 }
 
 export async function putData (ctx: RequestContext): Promise<void> {
   const { node, options, req, param, query, signal } = ctx
-  const key = decodeKey(param)
+  // The key and the TTL are checked before the body is read: a client that
+  // sent `Expect: 100-continue` then gets the refusal without uploading.
+  const key = validateKey(decodeKey(param), node.config.maxKeyBytes)
   const ttlMs = parseTtl(query, req.headers['x-ttl'], node.config) ?? node.config.defaultTtl
   const value = await readBody(req, options.maxBodyBytes)
   const contentType = req.headers['content-type'] === '' ? undefined : req.headers['content-type']

@@ -74,7 +74,7 @@ export type { RateLimitOptions } from './rate-limit.ts'
  * fits; the adapter never reaches further into it.
  */
 export interface HttpNode {
-  readonly config: Readonly<Pick<Config, 'network' | 'defaultTtl' | 'minTtl' | 'maxTtl' | 'maxValueBytes' | 'clock'>>
+  readonly config: Readonly<Pick<Config, 'network' | 'defaultTtl' | 'minTtl' | 'maxTtl' | 'maxValueBytes' | 'maxKeyBytes' | 'clock'>>
   readonly started: boolean
   readonly peerId: string
   readonly multiaddrs: readonly string[]

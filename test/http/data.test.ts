@@ -20,7 +20,7 @@ const put = async (key: string, body: string | Uint8Array, headers: Record<strin
   fetch(url(`/v1/data/${encodeURIComponent(key)}${query}`), { method: 'PUT', headers, body })
 
 test('parseTtl: seconds from ?ttl= or X-TTL, query first, checked against the limits', () => {
-  const config = { minTtl: 1000, maxTtl: 60_000, defaultTtl: 5000, maxValueBytes: 1, network: 'n', clock: Date.now }
+  const config = { minTtl: 1000, maxTtl: 60_000, defaultTtl: 5000, maxValueBytes: 1, maxKeyBytes: 16, network: 'n', clock: Date.now }
   assert.is(parseTtl(new URLSearchParams(), undefined, config), undefined)
   assert.is(parseTtl(new URLSearchParams(), '', config), undefined)
   assert.is(parseTtl(new URLSearchParams(), '30', config), 30_000)
@@ -35,6 +35,11 @@ test('parseTtl: seconds from ?ttl= or X-TTL, query first, checked against the li
   assert.throws(() => parseTtl(new URLSearchParams('ttl=0.5'), undefined, config), (err: Error) => err.name === 'InvalidTtlError' && /between 1 and 60 seconds/.test(err.message))
   assert.throws(() => parseTtl(new URLSearchParams('ttl=61'), undefined, config), (err: Error) => err.name === 'InvalidTtlError')
   assert.throws(() => parseTtl(new URLSearchParams(), '9999999999999', config), (err: Error) => err.name === 'InvalidTtlError' && /between 1 and 60 seconds, got 9999999999999/.test(err.message), 'too many digits: out of range, not "not a number"')
+  assert.throws(() => parseTtl(new URLSearchParams(), '9'.repeat(400), config), (err: Error) => err.name === 'InvalidTtlError' && /between 1 and 60 seconds, got 9{40}…$/.test(err.message), 'a huge number is out of range, and shortened')
+  // What only looks long is still the number it is.
+  assert.is(parseTtl(new URLSearchParams(), '0000000000030', config), 30_000)
+  assert.is(parseTtl(new URLSearchParams(), '1.0000000001', config), 1000)
+  assert.is(parseTtl(new URLSearchParams('ttl=1.9999'), undefined, config), 2000)
 })
 
 test('decodeKey: percent-decoding, malformed escapes are an invalid key', () => {
@@ -163,7 +168,7 @@ test('an entry past its TTL is 404 (real time)', async () => {
   await waitFor(async () => (await fetch(url('/v1/data/short'))).status === 404, { timeout: 5000, message: 'the entry to expire' })
 })
 
-test('Expect: 100-continue: a body too large by its Content-Length is refused before the client uploads it; one that fits is asked for', async () => {
+test('Expect: 100-continue: a body too large by its Content-Length, or a bad key, is refused before the client uploads it; one that fits is asked for', async () => {
   const ask = async (key: string, length: number): Promise<{ status: number, continued: boolean }> => await new Promise((resolve, reject) => {
     const u = new URL(url(`/v1/data/${key}`))
     const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { Expect: '100-continue', 'Content-Length': String(length), 'X-TTL': '60' } })
@@ -174,6 +179,8 @@ test('Expect: 100-continue: a body too large by its Content-Length is refused be
     req.flushHeaders()
   })
   assert.equal(await ask('expect/large', MAX_VALUE + 1), { status: 413, continued: false })
+  assert.equal(await ask('k'.repeat(600), 100), { status: 400, continued: false }, 'a key over maxKeyBytes')
+  assert.equal(await ask('control%01char', 100), { status: 400, continued: false }, 'a key with a control character')
   assert.equal(await ask('expect/fits', 100), { status: 202, continued: true })
   assert.is((await fetch(url('/v1/data/expect/fits'))).status, 200)
 })
