@@ -66,7 +66,7 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
 
   return (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
     const startedAt = performance.now()
-    const target = req.url ?? '/'
+    const target = originForm(req.url ?? '/')
     const q = target.indexOf('?')
     const match = matchRoute(q === -1 ? target : target.slice(0, q))
     if (match === undefined && next !== undefined) {
@@ -106,4 +106,17 @@ export function createHandler (node: HttpNode, init: HttpOptions): HttpHandler {
       done()
     })
   }
+}
+
+/**
+ * The request target in origin form (`/path?query`): an absolute-form target
+ * (`http://host/path`, RFC 9112 section 3.2.2, which servers must accept)
+ * loses its scheme and authority.
+ */
+function originForm (target: string): string {
+  if (target.charCodeAt(0) === 0x2f) return target // '/'
+  const authority = /^https?:\/\/[^/?#]*/i.exec(target)
+  if (authority === null) return target
+  const rest = target.slice(authority[0].length)
+  return rest === '' || rest[0] === '?' ? '/' + rest : rest
 }

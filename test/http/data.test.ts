@@ -185,6 +185,25 @@ test('Expect: 100-continue: a body too large by its Content-Length, or a bad key
   assert.is((await fetch(url('/v1/data/expect/fits'))).status, 200)
 })
 
+test('an absolute-form request target (as sent to a proxy) is served like its path', async () => {
+  const send = async (method: string, target: string, body?: string): Promise<{ status: number, text: string }> => await new Promise((resolve, reject) => {
+    const u = new URL(s.url)
+    const req = request({ host: u.hostname, port: u.port, method, path: target, headers: body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(body)) } })
+    req.on('response', res => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => { resolve({ status: res.statusCode!, text }) })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+  assert.is((await send('PUT', `${s.url}/v1/data/absolute/form?ttl=60`, 'via a proxy')).status, 202)
+  assert.equal(await send('GET', `${s.url.replace('http://', 'HTTP://')}/v1/data/absolute/form`), { status: 200, text: 'via a proxy' })
+  assert.is((await send('GET', `${s.url}?x=1`)).status, 404, 'an authority alone is the path /')
+  assert.is((await send('GET', `//${new URL(s.url).host}/v1/data/absolute/form`)).status, 404, 'a path that starts with // is not an authority')
+})
+
 test('DELETE answers 204 when the key existed, then 404', async () => {
   await put('doomed', 'x')
   const first = await fetch(url('/v1/data/doomed'), { method: 'DELETE' })
