@@ -4,7 +4,7 @@
  * one sentence saying what to check, and an HTTP error body
  * (`{ error, message }`) becomes the server's own message.
  */
-import { CommandError } from './errors.ts'
+import { CommandError, UsageError } from './errors.ts'
 
 export interface RequestOptions {
   method?: string
@@ -18,6 +18,8 @@ export interface RequestOptions {
 
 /** Path of one key in the REPRAM v1 HTTP API. */
 export function dataPath (key: string): string {
+  // URLs resolve these as path segments (escaped or not) before they are sent.
+  if (key === '.' || key === '..') throw new UsageError(`the key ${JSON.stringify(key)} cannot be addressed over HTTP (URLs resolve it as a path segment); use another key`)
   return `/v1/data/${encodeURIComponent(key)}`
 }
 

@@ -85,6 +85,8 @@ const USAGE_ERRORS: Array<{ args: string[], env?: Record<string, string>, messag
   { args: ['get', 'k', '--url', 'http://a:1,http://b:2'], message: /get talks to one node/ },
   { args: ['put', 'k', 'v', '--ttl', 'soon'], message: /--ttl: expected a duration above 0 in seconds/ },
   { args: ['put', 'k', 'v', '--ttl', '0'], message: /--ttl: expected a duration above 0/ },
+  { args: ['put', '.', 'x'], message: /the key "\." cannot be addressed over HTTP/ },
+  { args: ['get', '..'], message: /the key "\.\." cannot be addressed over HTTP/ },
   { args: ['keys', '--page-size', '0'], message: /--page-size: expected an integer from 1 to 10000, got "0"/ },
   { args: ['keys', '--page-size', '10001'], message: /--page-size: expected an integer from 1 to 10000, got "10001"/ },
   { args: ['status', '--interval', '0.01'], message: /--interval: expected a duration of at least 0\.1 s/ },
