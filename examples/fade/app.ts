@@ -12,7 +12,11 @@
  *   peers, sent at once and on every peer join or leave.
  * - `/v1/*` (and the adapter's `/data/*`, `/health` aliases): the REPRAM API,
  *   unchanged, except that writes to `fade/` keys are refused there (they
- *   would skip the post rules).
+ *   would skip the post rules; see `guardPostKeys`).
+ *
+ * No request a page of another site makes a browser send may write (see
+ * `fromOtherSite`): CORS is off, so such pages cannot read answers, but a
+ * simple cross-site POST would still be carried out.
  *
  * Errors are JSON `{error, message}` like the adapter's, with messages meant
  * to be shown to the person posting.
@@ -87,21 +91,47 @@ function formatSeconds (ms: number): string {
   return `${Math.round(s / 86_400)} days`
 }
 
-const DATA_PATH_RE = /^(?:\/v1)?\/data\//
-
-/** Whether a request to the REPRAM API writes a key under `fade/`. */
-function writesPostKey (method: string, pathname: string): boolean {
-  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false
-  const prefix = DATA_PATH_RE.exec(pathname)
-  if (prefix === null) return false
-  let key = pathname.slice(prefix[0].length)
-  try {
-    key = decodeURIComponent(key)
-  } catch {
-    // Not decodable: the adapter refuses the key itself.
+/**
+ * `node` as fade's REPRAM API sees it: a put or delete of a `fade/` key is
+ * refused (403 `ForbiddenError`), since it would skip the post rules. The
+ * check is on the key the API decoded, whatever path, escaping or dot
+ * segments named it in the URL.
+ */
+export function guardPostKeys (node: RepramNode): RepramNode {
+  const refuse = (key: unknown): void => {
+    if (typeof key !== 'string' || !key.startsWith(POST_PREFIX)) return
+    const err = new Error('Keys under fade/ are written through POST /fade/posts, which checks the post rules.')
+    err.name = 'ForbiddenError'
+    throw err
   }
-  return key.startsWith(POST_PREFIX)
+  const put: RepramNode['put'] = async (key, ...rest) => { refuse(key); return await node.put(key, ...rest) }
+  const del: RepramNode['delete'] = async (key, ...rest) => { refuse(key); return await node.delete(key, ...rest) }
+  return new Proxy(node, {
+    get (target, prop) {
+      if (prop === 'put') return put
+      if (prop === 'delete') return del
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
 }
+
+/**
+ * Whether a browser sent `req` from another site's page. Such a page can
+ * make a browser send a simple POST (no preflight) that CORS does not stop,
+ * only its answer; fade refuses them from writing anything. Browsers say
+ * where a request comes from in `Sec-Fetch-Site`, older ones in `Origin`.
+ */
+function fromOtherSite (req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site']
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none'
+  const origin = req.headers.origin
+  if (origin === undefined) return false // not sent by a page: curl, the CLI, another program
+  const host = req.headers.host
+  return origin !== `http://${host}` && origin !== `https://${host}` // an opaque origin is "null"
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export function createFadeApp (init: FadeAppInit): FadeApp {
   const { node, api } = init
@@ -230,6 +260,10 @@ export function createFadeApp (init: FadeAppInit): FadeApp {
 
   function handle (req: IncomingMessage, res: ServerResponse): void {
     const method = req.method ?? 'GET'
+    if (!SAFE_METHODS.has(method) && fromOtherSite(req)) {
+      sendError(res, 403, 'ForbiddenError', 'Pages of other sites may not write to this node.')
+      return
+    }
     let pathname: string
     try {
       pathname = new URL(req.url ?? '/', 'http://fade.invalid').pathname
@@ -258,10 +292,6 @@ export function createFadeApp (init: FadeAppInit): FadeApp {
       return
     }
     if (serveStatic(req, res, pathname)) return
-    if (writesPostKey(method, pathname)) {
-      sendError(res, 403, 'ForbiddenError', 'Keys under fade/ are written through POST /fade/posts, which checks the post rules.')
-      return
-    }
     api(req, res, () => {
       sendError(res, 404, 'NotFoundError', `Nothing at ${pathname}.`)
     })

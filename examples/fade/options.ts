@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util'
 export interface FadeOptions {
   /** HTTP port; 0 picks a free one. @default 8080 (env PORT) */
   port: number
-  /** HTTP address to bind. @default '127.0.0.1' (env HOST) */
+  /** HTTP address to bind. @default '127.0.0.1' (env FADE_HOST; not HOST, which some shells set to the host name) */
   host: string
   /** Swarm name: only nodes of the same network share a board. @default 'fade' (env FADE_NETWORK) */
   network: string
@@ -37,7 +37,7 @@ they find each other (mDNS) and share it.
 
 Options (environment variable in brackets):
   --port <n>           HTTP port, 0 for a free one            [PORT]  default 8080
-  --host <addr>        HTTP address to bind                   [HOST]  default 127.0.0.1
+  --host <addr>        HTTP address to bind                   [FADE_HOST]  default 127.0.0.1
   --network <name>     board (swarm) name                     [FADE_NETWORK]  default fade
   --listen <addrs>     libp2p listen multiaddrs, comma separated [FADE_LISTEN]
                        default /ip4/0.0.0.0/tcp/0
@@ -109,7 +109,7 @@ export function parseFadeOptions (argv: string[], env: Record<string, string | u
 
   return {
     port: number('--port', values.port ?? env.PORT, 8080, 0, 65535, true),
-    host: values.host ?? env.HOST ?? '127.0.0.1',
+    host: values.host ?? env.FADE_HOST ?? '127.0.0.1',
     network: values.network ?? env.FADE_NETWORK ?? 'fade',
     listen: listen.length > 0 ? listen : ['/ip4/0.0.0.0/tcp/0'],
     bootstrap: list(values.bootstrap ?? env.FADE_BOOTSTRAP),

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { RepramNode } from '../../src/index.ts'
 import { createHttpHandler } from '../../src/http/index.ts'
 import { watchScriptParent } from '../../src/cli/script-parent.ts'
-import { createFadeApp } from './app.ts'
+import { createFadeApp, guardPostKeys } from './app.ts'
 import { FadeUsageError, parseFadeOptions, USAGE } from './options.ts'
 import type { FadeOptions } from './options.ts'
 
@@ -65,7 +65,7 @@ try {
 const shutdownController = new AbortController()
 const app = createFadeApp({
   node,
-  api: createHttpHandler(node, {
+  api: createHttpHandler(guardPostKeys(node), {
     // A post is on the board once this node has it; gossip carries it on.
     writeQuorum: 0,
     // A page's first load reads every post with one GET each.

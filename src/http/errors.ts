@@ -12,6 +12,8 @@ const STATUS_BY_NAME: Readonly<Record<string, number>> = {
   InvalidValueError: 400,
   InvalidParameterError: 400,
   InvalidArgumentError: 400,
+  // Not raised here: for a node wrapped to refuse some writes (e.g. the fade example's).
+  ForbiddenError: 403,
   KeyNotFoundError: 404,
   NotFoundError: 404,
   MethodNotAllowedError: 405,

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { getJson, startFade } from './fade-process.ts'
+import { RepramNode } from '../../src/index.ts'
 import type { FadeProcess } from './fade-process.ts'
 import { colourStats, decodePng } from './png.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -267,6 +268,37 @@ if (chromiumMissing && process.env.CI !== 'true') {
       assert.not.match(value, 'Long. Long.', 'nothing stored')
     }
     await page.fill('#text', '')
+  })
+
+  test('values other programs wrote under fade/ neither break the board nor show what the rules refuse', async () => {
+    // A plain REPRAM node of the same network: it writes whatever it likes.
+    const other = new RepramNode({ network: 'fade', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, syncInterval: 0, bootstrap: [servers[0].multiaddrs[0]] })
+    await other.start()
+    try {
+      const stamp = String(Date.now()).padStart(14, '0')
+      const good = 'Written by another program, within the rules.'
+      await other.put('fade/..', JSON.stringify({ text: 'a key that is a dot segment' }), { ttl: 600_000 })
+      await other.put('fade/not-a-post-key', JSON.stringify({ text: 'a key of another shape' }), { ttl: 600_000 })
+      await other.put(`fade/${stamp}-0000be11`, JSON.stringify({ text: 'ring \u0007 ring' }), { ttl: 600_000 })
+      await other.put(`fade/${stamp}-00000900`, JSON.stringify({ text: good, callsign: 'tab\tbed' }), { ttl: 600_000 })
+      await other.put(`fade/${stamp}-00000901`, JSON.stringify({ text: good }), { ttl: 600_000 })
+      // Written before or after the two connect: gossip or the sync round on joining carries them.
+      await waitFor(async () => (await getJson(servers[0].url, '/v1/keys?prefix=fade/')).keys.includes(`fade/${stamp}-00000901`), { timeout: SPREAD_MS, message: 'the writes to reach node 1' })
+      const page = await browser!.newPage()
+      try {
+        await page.goto(servers[0].url)
+        await page.waitForSelector('html[data-ready="true"]')
+        await waitForPost(page, good)
+        assert.is(await page.getAttribute('#live', 'data-state'), 'live', 'the board loaded')
+        const texts = await postTexts(page)
+        assert.is(texts.filter(t => t === good).length, 1, 'the post within the rules, once; not the one with a tab in its callsign')
+        for (const refused of ['ring \u0007 ring', 'a key that is a dot segment', 'a key of another shape']) assert.not.ok(texts.includes(refused), refused)
+      } finally {
+        await page.close()
+      }
+    } finally {
+      await other.stop()
+    }
   })
 }
 

@@ -99,7 +99,7 @@ test('options: defaults', () => {
 })
 
 test('options: flags win over environment', () => {
-  const env = { PORT: '9000', HOST: '0.0.0.0', FADE_MDNS: '0', FADE_BOOTSTRAP: '/ip4/10.0.0.1/tcp/1/p2p/a', FADE_MIN_TTL: '30' }
+  const env = { PORT: '9000', HOST: 'workstation', FADE_HOST: '0.0.0.0', FADE_MDNS: '0', FADE_BOOTSTRAP: '/ip4/10.0.0.1/tcp/1/p2p/a', FADE_MIN_TTL: '30' }
   const fromEnv = parseFadeOptions([], env)
   assert.is(fromEnv.port, 9000)
   assert.is(fromEnv.host, '0.0.0.0')

@@ -157,7 +157,52 @@ test('malformed requests: not JSON, wrong media type, wrong method', async () =>
   assert.is(get.headers.get('allow'), 'POST')
 })
 
-test('the raw API refuses writes to fade/ keys and serves everything else', async () => {
+/** A request with its target sent as written (fetch would resolve dot segments first). */
+async function rawRequest (base: string, method: string, target: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number, body: any }> {
+  const { request } = await import('node:http')
+  const u = new URL(base)
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, method, path: target, headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } }, res => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => {
+        let json: unknown = text
+        try { json = JSON.parse(text) } catch {}
+        resolve({ status: res.statusCode!, body: json })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+test('pages of other sites cannot make a browser write: cross-site requests that write are refused', async () => {
+  const host = new URL(a!.url).host
+  const foreign = await rawRequest(a!.url, 'POST', '/v1/data/csrf-key', { origin: 'http://evil.example', 'content-type': 'text/plain' }, 'csrf')
+  assert.is(foreign.status, 403)
+  assert.is(foreign.body.error, 'ForbiddenError')
+  const fetchMeta = await rawRequest(a!.url, 'PUT', '/v1/data/csrf-key', { 'sec-fetch-site': 'cross-site', 'x-ttl': '60' }, 'csrf')
+  assert.is(fetchMeta.status, 403)
+  const post = await postFade(a!.url, { text: 'from elsewhere' }, { origin: 'null' })
+  assert.is(post.status, 403)
+  assert.is((await fetch(new URL('/v1/data/csrf-key', a!.url))).status, 404, 'nothing was written')
+  // The page's own requests, and programs that send no Origin, still write.
+  const same = await rawRequest(a!.url, 'PUT', '/v1/data/same-site-key', { origin: `http://${host}`, 'sec-fetch-site': 'same-origin', 'x-ttl': '60' }, 'ok')
+  assert.ok(same.status === 201 || same.status === 202, `same origin: ${same.status}`)
+  const ownPost = await postFade(a!.url, { text: 'from the page' }, { origin: `http://${host}` })
+  assert.is(ownPost.status, 201)
+  // Reading is not writing: a cross-site GET is answered (CORS, off, keeps its answer from the other page).
+  assert.is((await rawRequest(a!.url, 'GET', '/v1/data/same-site-key', { 'sec-fetch-site': 'cross-site' })).status, 200)
+})
+
+test('the raw API refuses writes to fade/ keys, however the URL names them, and serves everything else', async () => {
+  for (const path of ['/v1/data/fade/..', '/v1/data/fade/../../x', '/v1/data/fade/%2e%2e', '/v1/data/fade/b/%2e%2e/%2e%2e', `http://${new URL(a!.url).host}/v1/data/fade/abs`]) {
+    const put = await rawRequest(a!.url, 'PUT', path, { 'x-ttl': '60' }, '{"text":"\u0007"}')
+    assert.is(put.status, 403, path)
+    assert.is(put.body.error, 'ForbiddenError', path)
+  }
+  assert.not.ok((await getJson(a!.url, '/v1/keys?prefix=fade/')).keys.some((k: string) => k.includes('..') || k.endsWith('/abs')), 'none of them stored')
   for (const path of ['/v1/data/fade/01700000000000-00000000', '/v1/data/fade%2Fsneaky', '/data/fade/sneaky']) {
     const put = await fetch(new URL(path, a!.url), { method: 'PUT', headers: { 'x-ttl': '60' }, body: '{"text":"' + 'x'.repeat(400) + '"}' })
     assert.is(put.status, 403, path)

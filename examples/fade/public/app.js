@@ -47,9 +47,13 @@ async function getJson (url) {
   return await res.json()
 }
 
+/** A key's URL, its slashes escaped too: a key segment `.` or `..` is then no path segment for the browser to resolve. */
 function dataUrl (key) {
-  return '/v1/data/' + key.split('/').map(encodeURIComponent).join('/')
+  return '/v1/data/' + encodeURIComponent(key)
 }
+
+/** The shape of the keys fade nodes give posts (`fade/<14-digit ms>-<8 hex>`); other keys under fade/ are not posts. */
+const POST_KEY_RE = /^fade\/\d{14}-[0-9a-f]{8}$/
 
 // ---- loading and following the board ----
 
@@ -74,7 +78,7 @@ async function listKeys () {
     const query = new URLSearchParams({ prefix: PREFIX, limit: '1000' })
     if (cursor !== null) query.set('cursor', cursor)
     const page = await getJson(`/v1/keys?${query}`)
-    keys.push(...page.keys)
+    keys.push(...page.keys.filter(key => POST_KEY_RE.test(key)))
     cursor = page.next_cursor ?? null
   } while (cursor !== null && keys.length < 100_000)
   return keys
@@ -89,8 +93,9 @@ async function loadBoard () {
     const keys = await listKeys()
     // Keys sort by creation time: the newest are last.
     const queue = keys.slice(-FIRST_LOAD_POSTS).reverse()
+    // One post that cannot be read (gone meanwhile, refused) costs that post only.
     const worker = async () => {
-      for (let key = queue.shift(); key !== undefined; key = queue.shift()) await fetchPost(key)
+      for (let key = queue.shift(); key !== undefined; key = queue.shift()) await fetchPost(key).catch(() => {})
     }
     await Promise.all(Array.from({ length: FETCH_CONCURRENCY }, worker))
     board.retain(new Set([...keys, ...arrivedDuringLoad]))
@@ -100,6 +105,7 @@ async function loadBoard () {
 }
 
 function onSet (data) {
+  if (!POST_KEY_RE.test(data.key)) return
   arrivedDuringLoad?.add(data.key)
   if (typeof data.value !== 'string' || data.encoding !== 'utf8') {
     // Too large for the event (or not text): read it like the first load does.

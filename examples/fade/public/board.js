@@ -19,9 +19,14 @@ function el (tag, className, text) {
   return node
 }
 
+/** The characters the post rules refuse (as the server's posts.ts: a text may hold tabs and line breaks, a callsign not). */
+const TEXT_CONTROL_RE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u2028\u2029]/u
+const CALLSIGN_CONTROL_RE = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/u
+
 /**
  * Decodes a stored value into `{ text, callsign }`, or undefined when it is
- * not a post. Other nodes may run other code: clip instead of trusting.
+ * not a post (not JSON, no text, control characters). Other nodes may run
+ * other code: refuse what the rules refuse, and clip what is too long.
  */
 export function decodePost (valueText) {
   let data
@@ -31,6 +36,8 @@ export function decodePost (valueText) {
     return undefined
   }
   if (data === null || typeof data !== 'object' || typeof data.text !== 'string') return undefined
+  if (TEXT_CONTROL_RE.test(data.text)) return undefined
+  if (typeof data.callsign === 'string' && CALLSIGN_CONTROL_RE.test(data.callsign)) return undefined
   const text = clip(data.text.trim(), MAX_TEXT_CHARS)
   if (text === '') return undefined
   const callsign = typeof data.callsign === 'string' ? clip(data.callsign.trim(), MAX_CALLSIGN_CHARS) : ''
