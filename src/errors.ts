@@ -20,7 +20,7 @@ export class RepramError extends Error {
   }
 }
 
-/** The key is empty, too long, or not valid UTF-8 text. */
+/** The key is not a string, empty, longer than `maxKeyBytes` in UTF-8, not valid Unicode, or holds a control character. */
 export class InvalidKeyError extends RepramError {
   static readonly code = 'ERR_INVALID_KEY'
   constructor (message: string) {
@@ -38,7 +38,7 @@ export class InvalidTtlError extends RepramError {
   }
 }
 
-/** The value is not a string or Uint8Array, or it is larger than `maxValueBytes`. */
+/** The value is larger than `maxValueBytes`. */
 export class ValueTooLargeError extends RepramError {
   static readonly code = 'ERR_VALUE_TOO_LARGE'
   readonly size: number

@@ -7,10 +7,11 @@
 export interface Entry {
   key: string
   /**
-   * The stored bytes: a read-only view of the store's memory, not a copy.
-   * They never change, even after the key is overwritten, deleted or
-   * expired. Do not write to it (nor to its `.buffer`, which holds other
-   * entries too): `value.slice()` gives a copy of your own, also the one to
+   * The stored bytes: a view of the store's memory, not a copy. The store
+   * never changes them, even after the key is overwritten, deleted or
+   * expired. Do not write to it, nor to its `.buffer`, which holds other
+   * entries too: nothing prevents it, and the stored values would change
+   * with it. `value.slice()` gives a copy of your own, also the one to
    * keep for long or to post to a worker (a view keeps, and a structured
    * clone copies, its whole 64 KiB slab).
    */
