@@ -436,3 +436,20 @@ export async function createLan (opts: CreateLanOptions = {}): Promise<Lan> {
   }
   return lan
 }
+
+/**
+ * Cuts `from` off from `to`: a `prohibit` route to its address, and the open
+ * connections to it killed now rather than when a keep-alive times out (best
+ * effort: needs socket destroy support in the kernel). Multicast still flows.
+ */
+export async function cutRoute (from: LanHost, to: LanHost): Promise<void> {
+  const added = await from.exec('ip', ['route', 'add', 'prohibit', `${to.ip}/32`])
+  if (added.code !== 0) throw new Error(`ip route add prohibit ${to.ip}/32 in ${from.name}: ${added.stderr}`)
+  await from.exec('ss', ['-K', 'dst', to.ip])
+}
+
+/** Undoes {@link cutRoute}. */
+export async function healRoute (from: LanHost, to: LanHost): Promise<void> {
+  const removed = await from.exec('ip', ['route', 'del', 'prohibit', `${to.ip}/32`])
+  if (removed.code !== 0) throw new Error(`ip route del prohibit ${to.ip}/32 in ${from.name}: ${removed.stderr}`)
+}

@@ -33,10 +33,10 @@ import { join } from 'node:path'
 import { ANNOUNCED_BACKOFF_MIN_MS } from '../../src/discovery/dialer.ts'
 import { generatePsk } from '../../src/identity.ts'
 import type { NodeStats } from '../../src/types.ts'
-import { createLan, netnsSupport } from '../helpers/netns.ts'
+import { createLan, cutRoute, healRoute, netnsSupport } from '../helpers/netns.ts'
 import { spawnLanNode } from '../helpers/node-process.ts'
 import { waitFor } from '../helpers/wait.ts'
-import type { Lan, LanHost } from '../helpers/netns.ts'
+import type { Lan } from '../helpers/netns.ts'
 import type { NodeProcess } from '../helpers/node-process.ts'
 
 const MDNS_INTERVAL_MS = 300
@@ -115,18 +115,6 @@ if (!support.ok) {
     return times.slice(1).map((t, i) => t - times[i])
   }
 
-  async function cut (from: LanHost, to: LanHost): Promise<void> {
-    const added = await from.exec('ip', ['route', 'add', 'prohibit', `${to.ip}/32`])
-    assert.is(added.code, 0, `ip route add prohibit: ${added.stderr}`)
-    // Close the open connections now rather than when a ping times out (best effort: needs socket destroy support).
-    await from.exec('ss', ['-K', 'dst', to.ip])
-  }
-
-  async function heal (from: LanHost, to: LanHost): Promise<void> {
-    const removed = await from.exec('ip', ['route', 'del', 'prohibit', `${to.ip}/32`])
-    assert.is(removed.code, 0, `ip route del prohibit: ${removed.stderr}`)
-  }
-
   test('two mDNS peers with the same psk connect', async () => {
     lan = await createLan({ hosts: 2, prefix: 'rback' })
     dir = await mkdtemp(join(tmpdir(), 'repram-backoff-'))
@@ -169,8 +157,8 @@ if (!support.ok) {
 
     const from = await dialFailures(a)
     const cutAt = Date.now()
-    await cut(h1, h2)
-    await cut(h2, h1)
+    await cutRoute(h1, h2)
+    await cutRoute(h2, h1)
     const times = await failureTimes(a, from, 4, 60_000)
     const gaps = gapsOf(times)
     console.log(`first failed dial ${times[0] - cutAt} ms after the cut; gaps between failed dials, partition (ms): ${gaps.join(', ')}`)
@@ -184,8 +172,8 @@ if (!support.ok) {
 
     // The partition ends; the next retry (within one more doubled backoff) connects them again.
     const healMark = a.events.length
-    await heal(h1, h2)
-    await heal(h2, h1)
+    await healRoute(h1, h2)
+    await healRoute(h2, h1)
     await a.waitForEvent('peer:join', e => e.peerId === id && a.events.indexOf(e) >= healMark, { timeout: DEADLINE_MS })
   })
 }

@@ -13,10 +13,10 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLan, netnsSupport } from '../helpers/netns.ts'
+import { createLan, cutRoute, healRoute, netnsSupport } from '../helpers/netns.ts'
 import { spawnLanNode } from '../helpers/node-process.ts'
 import { waitFor } from '../helpers/wait.ts'
-import type { Lan, LanHost } from '../helpers/netns.ts'
+import type { Lan } from '../helpers/netns.ts'
 import type { NodeProcess } from '../helpers/node-process.ts'
 
 /** How long the partition lasts after both sides saw it: past libp2p's reconnect window (1+2+4+8+16 s). */
@@ -40,18 +40,6 @@ if (!support.ok) {
     }
   })
 
-  async function cut (from: LanHost, to: LanHost): Promise<void> {
-    const added = await from.exec('ip', ['route', 'add', 'prohibit', `${to.ip}/32`])
-    assert.is(added.code, 0, `ip route add prohibit: ${added.stderr}`)
-    // Close the open connections now rather than when a ping times out (best effort: needs socket destroy support).
-    await from.exec('ss', ['-K', 'dst', to.ip])
-  }
-
-  async function heal (from: LanHost, to: LanHost): Promise<void> {
-    const removed = await from.exec('ip', ['route', 'del', 'prohibit', `${to.ip}/32`])
-    assert.is(removed.code, 0, `ip route del prohibit: ${removed.stderr}`)
-  }
-
   test('two mDNS peers cut apart for longer than the reconnect window find each other again, and catch up', async () => {
     lan = await createLan({ hosts: 2, prefix: 'rpart' })
     const [h1, h2] = lan.hosts
@@ -61,8 +49,8 @@ if (!support.ok) {
     await n1.waitForEvent('peer:join', e => e.peerId === r2.peerId, { timeout: DEADLINE_MS })
     await n2.waitForEvent('peer:join', e => e.peerId === r1.peerId, { timeout: DEADLINE_MS })
 
-    await cut(h1, h2)
-    await cut(h2, h1)
+    await cutRoute(h1, h2)
+    await cutRoute(h2, h1)
     await n1.waitForEvent('peer:leave', e => e.peerId === r2.peerId, { timeout: DEADLINE_MS })
     await n2.waitForEvent('peer:leave', e => e.peerId === r1.peerId, { timeout: DEADLINE_MS })
     const mark = n1.events.length
@@ -71,8 +59,8 @@ if (!support.ok) {
     await new Promise(resolve => setTimeout(resolve, PARTITION_MS)) // the partition itself, not a wait for a result
     assert.not.ok(rejoined(), 'still apart')
 
-    await heal(h1, h2)
-    await heal(h2, h1)
+    await healRoute(h1, h2)
+    await healRoute(h2, h1)
     await n1.waitForEvent('peer:join', e => e.peerId === r2.peerId && n1.events.indexOf(e) >= mark, { timeout: DEADLINE_MS })
     const got = await waitFor(async () => await n2.request<{ value: string } | null>('get', { key: 'written/apart' }), {
       timeout: DEADLINE_MS, interval: 100, message: 'the write made during the partition to reach the other side'
