@@ -142,6 +142,9 @@ export interface StartOptions {
   title: string
 }
 
+/** The flags that configure the HTTP API. */
+const HTTP_FLAGS = new Set(['http-port', 'http-host', 'write-quorum', 'write-timeout', 'rate-limit', 'rate-burst', 'cors'])
+
 /** Resolves flags, then environment, then defaults. Throws `UsageError` naming the flag or variable. */
 export function resolveStartOptions (values: FlagValues, env: Env, defaults: StartDefaults = {}): StartOptions {
   const spec = (name: string): FlagSpec => START_FLAGS.find(f => f.name === name) as FlagSpec
@@ -200,7 +203,14 @@ export function resolveStartOptions (values: FlagValues, env: Env, defaults: Sta
   if (identity !== undefined) init.identityFile = identity.value
 
   let http: StartOptions['http'] = false
-  if (bool('http') ?? true) {
+  const httpSetting = booleanSetting(values, 'http', env, envOf(spec('http')))
+  const serveHttp = httpSetting?.value ?? true
+  if (!serveHttp) {
+    // A flag that cannot take effect is a mistake worth saying (variables may be set for other runs).
+    const unused = START_FLAGS.find(f => HTTP_FLAGS.has(f.name) && values[f.name] !== undefined)
+    if (unused !== undefined) throw new UsageError(`--${unused.name} has no effect: the HTTP API is off (${httpSetting!.source === '--http' ? '--no-http' : httpSetting!.source})`, 'start')
+  }
+  if (serveHttp) {
     http = {
       port: integer('http-port', 0, 65535) ?? defaults.httpPort ?? 8080,
       host: str('http-host')?.value ?? '127.0.0.1',
@@ -216,6 +226,9 @@ export function resolveStartOptions (values: FlagValues, env: Env, defaults: Sta
         throw new UsageError(`${rate.source}: expected requests per second (e.g. 100, 0.5) or 0 to turn the limit off, got ${JSON.stringify(rate.value)}`, 'start')
       }
       // Without --rate-burst, allow two seconds' worth at once, as the adapter's default (100/s, 200) does.
+      if (perSecond === 0 && burst !== undefined && values['rate-burst'] !== undefined) {
+        throw new UsageError(`--rate-burst has no effect with ${rate.source} ${rate.value} (no rate limit)`, 'start')
+      }
       http.rateLimit = perSecond === 0 ? false : { requestsPerSecond: perSecond, burst: burst ?? Math.min(MAX_RATE_BURST, Math.max(1, Math.ceil(perSecond * 2))) }
     } else if (burst !== undefined) {
       http.rateLimit = { requestsPerSecond: 100, burst }

@@ -117,6 +117,11 @@ test('start: every flag maps to its node option, durations from seconds to ms', 
   assert.is(o.verbose, true)
 })
 
+test('start: HTTP variables set in the environment are no mistake when the API is off; only flags are', () => {
+  assert.is(start([], { PORT: '9000', REPRAM_CORS: 'off', REPRAM_HTTP: '0' }).http, false)
+  assert.is(start(['--no-http'], { PORT: '9000' }).http, false)
+})
+
 test('start: the burst derived from a very high --rate-limit stays within what the server takes', () => {
   assert.equal(start(['--rate-limit', '1000000000']).http, {
     port: 8080, host: '127.0.0.1', writeQuorum: 1, writeTimeout: 2000, portFallback: false,
