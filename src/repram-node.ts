@@ -310,17 +310,22 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const now = config.clock()
     const { wall, counter } = this.hlc.tick()
     const rec: WireRecord = { key, value: bytes, expiresAt: now + ttl, wall, counter, origin: running.peerId, contentType, guardUntil: 0 }
-    const result = this.store.apply(rec)
+    const result = this.store.apply(rec, true)
     if (result.status === 'full') throw new StoreFullError(`cannot store "${key}": the store is full`)
     // From here on the record carries the store's own copy of the bytes:
     // whatever the caller does to `value` later, gossip sends what was stored.
-    const held = this.store.record(key)!
-    rec.value = held.value
-    rec.guardUntil = held.guardUntil
+    // (What the store says it stored, not what it holds now: an expire
+    // listener run by this very write may have written the key again.)
+    if (result.stored !== undefined) {
+      rec.value = result.stored.value
+      rec.guardUntil = result.stored.guardUntil
+    } else {
+      rec.value = bytes.slice() // not stored (a newer version is held): still sent, as the caller's bytes were
+    }
     this.counters.putsLocal++
 
     const receipt: PutReceipt = { key, expiresAt: rec.expiresAt, version: formatVersion(wall, counter), confirmations: 0 }
-    const emit = (): void => { this.emitSet(rec, true, receipt.version) }
+    const emit = (): void => { this.emitSet(rec, rec.value!, true, receipt.version) }
     if (quorum === 0) {
       const sent = this.afterSend(running.gossip, () => running.gossip.send(rec), 'entry:set', emit)
       if (sent !== undefined) await sent
@@ -554,15 +559,12 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     return sent
   }
 
-  /**
-   * Emits `entry:set` for `rec`, just applied, its value shown as the store
-   * holds it (a local put's record already carries the store's copy).
-   */
-  private emitSet (rec: StoreRecord, local: boolean, version?: string): void {
+  /** Emits `entry:set` for `rec`, just applied; `value` is the store's copy of its bytes. */
+  private emitSet (rec: StoreRecord, value: Uint8Array, local: boolean, version?: string): void {
     if (this.listenerCount('entry:set') === 0) return
     const entry: Entry = {
       key: rec.key,
-      value: local ? rec.value! : this.store.valueOf(rec.key)!,
+      value,
       expiresAt: rec.expiresAt,
       createdAt: rec.wall,
       version: version ?? formatVersion(rec.wall, rec.counter),
@@ -578,10 +580,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     if (running === undefined) return
     for (const rec of records) {
       this.hlc.observe(rec.wall, rec.counter)
-      const { status, hadValue } = this.store.apply(rec)
+      const { status, hadValue, stored } = this.store.apply(rec, rec.value !== null && this.listenerCount('entry:set') > 0)
       if (status === 'applied') {
         this.counters.replicatedApplied++
-        if (rec.value !== null) this.emitSet(rec, false)
+        if (stored !== undefined) this.emitSet(rec, stored.value, false)
         else if (hadValue) this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false })
         if (viaGossip && rec.ack === true && rec.value !== null) running.gossip.ack({ origin: rec.origin, wall: rec.wall, counter: rec.counter })
       } else if (status === 'stale') {

@@ -63,6 +63,12 @@ export interface ApplyResult {
   status: ApplyStatus
   /** Whether the key held a live value before. */
   hadValue: boolean
+  /**
+   * Asked for with `apply(rec, true)`, when the write was stored with its
+   * value: the store's copy of the value and the record's guard, as this
+   * call stored them (an expire listener it runs may change the key next).
+   */
+  stored?: { value: Uint8Array, guardUntil: number }
 }
 
 export interface MemoryStoreInit {
@@ -81,11 +87,12 @@ export interface MemoryStoreInit {
   expirySliceMs?: number
   /**
    * Lets up to this many reads and writes within one synchronous run share
-   * one clock reading (it is dropped at the next microtask checkpoint).
-   * Reading the clock between lookups stops the CPU from overlapping their
-   * cache misses and costs more than the lookup itself; the reading is at
-   * most this many operations (microseconds) old. Use 0 with a clock that
-   * tests move by hand. @default 0
+   * one clock reading (it is dropped at the next microtask checkpoint, and
+   * after `onExpire` ran). Reading the clock between lookups stops the CPU
+   * from overlapping their cache misses and costs more than the lookup
+   * itself; the reading is as old as what ran since it was taken: this
+   * many store operations, and whatever the caller did between them. Use 0
+   * with a clock that tests move by hand. @default 0
    */
   clockReuse?: number
 }
@@ -156,6 +163,8 @@ export class MemoryStore {
   private timer?: ReturnType<typeof setTimeout>
   private timerAt = Infinity
   private running = false
+  /** The slot the last value `applyAt` stored went to. */
+  private linkedSlot = 0
 
   constructor (init: MemoryStoreInit) {
     this.clock = init.clock
@@ -268,8 +277,11 @@ export class MemoryStore {
     return undefined
   }
 
-  /** Applies a write under last-writer-wins. See {@link ApplyStatus}. */
-  apply (rec: StoreRecord): ApplyResult {
+  /**
+   * Applies a write under last-writer-wins. See {@link ApplyStatus}; with
+   * `keep`, the result says what was stored (`stored`).
+   */
+  apply (rec: StoreRecord, keep = false): ApplyResult {
     const now = this.now()
     const slot = this.slotOf(rec.key)
     // A value past its expiry but not swept yet, that this write replaces:
@@ -277,7 +289,11 @@ export class MemoryStore {
     // the middle of this call, where a listener's own write would recurse).
     const unswept = slot !== undefined && this.hasValue(slot) && this.meta[M * slot] <= now ? this.meta[M * slot] : 0
     const result = this.applyAt(rec, slot, now)
-    if (unswept !== 0 && result.status !== 'stale' && result.status !== 'full') this.onExpire?.(rec.key, unswept)
+    if (keep && result.status === 'applied' && rec.value !== null) {
+      const at = this.linkedSlot
+      result.stored = { value: this.valueAt(at)!, guardUntil: this.meta[M * at + GUARD] }
+    }
+    if (unswept !== 0 && result.status !== 'stale' && result.status !== 'full') this.expired(rec.key, unswept)
     return result
   }
 
@@ -331,6 +347,7 @@ export class MemoryStore {
     if (slot === undefined) slot = this.allocSlot(rec.key)
     else this.unlink(slot)
     this.link(slot, rec, rec.expiresAt, guard)
+    this.linkedSlot = slot
     return { status: 'applied', hadValue }
   }
 
@@ -407,7 +424,7 @@ export class MemoryStore {
       } else {
         this.freeSlot(slot)
       }
-      if (wasLive) this.onExpire?.(key, time)
+      if (wasLive) this.expired(key, time)
       if ((++n & 255) === 0 && performance.now() - started > budgetMs) return this.heap.size > 0 && this.heap.peekTime() <= now
     }
     if (this.heap.size > 2 * this.index.size + 4096) this.compactHeap()
@@ -431,6 +448,16 @@ export class MemoryStore {
       }
     }
     return this.clockReading
+  }
+
+  /**
+   * Runs `onExpire`. A listener may run long, so the shared clock reading
+   * is dropped after it: the store's next call reads the clock again.
+   */
+  private expired (key: string, expiresAt: number): void {
+    if (this.onExpire === undefined) return
+    this.onExpire(key, expiresAt)
+    this.clockReadsLeft = 0
   }
 
   private readonly dropClockReading = (): void => {
@@ -626,7 +653,9 @@ export class MemoryStore {
     this.timerAt = Infinity
     if (!this.running) return
     if (this.expireDue()) {
-      // More is due: yield to I/O, then continue.
+      // More is due: yield to I/O, then continue. (A write made by an expire
+      // listener during the slice may have armed the timer: one timer only.)
+      this.clearTimer()
       this.timerAt = this.clock()
       this.timer = setTimeout(this.onTimer, 0)
       this.timer.unref?.()

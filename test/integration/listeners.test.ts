@@ -7,9 +7,9 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startCluster, stopAll, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
+import { startCluster, startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
 import { waitFor } from '../helpers/wait.ts'
-import type { RepramNode } from '../../src/index.ts'
+import type { Entry, RepramNode } from '../../src/index.ts'
 
 const test = suite('listeners')
 let nodes: RepramNode[] = []
@@ -65,6 +65,30 @@ test('a listener removed is no longer called, and one added twice runs once', as
   await waitFor(async () => (await b.get('once/2')) !== undefined, { message: 'the second write to arrive' })
   assert.is(calls, 1)
   assert.is(b.listenerCount('entry:set'), 3, 'only the first test\'s listeners remain')
+})
+
+test('a put whose replaced, expired value has a listener that writes the key again announces its own bytes', async () => {
+  let t = Date.now()
+  const a = await startNode({ clock: () => t, minTtl: 50 })
+  const b = await startNode({ bootstrap: [a.multiaddrs[0]] })
+  try {
+    await waitForPeers([a, b])
+    await waitForGossip(a, [a, b])
+    await a.put('k', 'first', { ttl: 1000 })
+    t += 5000 // expired on a, not swept yet: the put below replaces it and runs its expire listeners
+    a.addEventListener('entry:expire', () => { void a.put('k', 'from the listener', { ttl: 60_000 }) }, { once: true })
+    const onA: Entry[] = []
+    a.addEventListener('entry:set', evt => { if (evt.detail.local) onA.push(evt.detail.entry) })
+    const receipt = await a.put('k', 'second', { ttl: 60_000 })
+    await waitFor(() => onA.some(e => e.version === receipt.version), { message: 'the write to be announced' })
+    // (It went out with them too: the record sent is the one announced. b cannot show it: the
+    // listener's newer write was sent first, in the same turn, so b finds this one stale.)
+    assert.is(text(onA.find(e => e.version === receipt.version)!.value), 'second', 'the writer announces its own bytes')
+    await waitFor(() => text(b.getSync('k')?.value) === 'from the listener', { message: 'the listener\'s newer write to reach b' })
+    assert.is(text(a.getSync('k')?.value), 'from the listener')
+  } finally {
+    await stopAll([a, b])
+  }
 })
 
 test.run()

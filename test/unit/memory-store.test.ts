@@ -17,6 +17,7 @@ import { MemoryStore } from '../../src/store/memory-store.ts'
 import { SYNC_BUCKETS, bucketOf, hashString } from '../../src/store/digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../../src/config.ts'
 import { del, prng, put, randInt, shuffled, text } from './helpers.ts'
+import { waitFor } from '../helpers/wait.ts'
 import type { MemoryStoreInit, StoreRecord } from '../../src/store/memory-store.ts'
 
 /** The injected clock every store in this file reads (epoch ms). Reset to 0 before each test. */
@@ -775,6 +776,56 @@ test('the timer delay is clamped to 2^31-1 ms: an entry 30 days out does not fir
     store.stop()
     process.off('warning', onWarning)
   }
+})
+
+test('an expire listener that writes during a sliced sweep leaves one expiry timer armed, not two', async () => {
+  now = 1000
+  const pending = new Set<unknown>()
+  let onTimer: unknown
+  const realSet = globalThis.setTimeout
+  const realClear = globalThis.clearTimeout
+  globalThis.setTimeout = ((handler: (...args: unknown[]) => void, delay?: number, ...args: unknown[]) => {
+    if (handler !== onTimer) return realSet(handler, delay, ...args)
+    const timer = realSet((...a: unknown[]) => { pending.delete(timer); handler(...a) }, delay, ...args)
+    pending.add(timer)
+    return timer
+  }) as typeof setTimeout
+  globalThis.clearTimeout = ((timer: ReturnType<typeof setTimeout>) => { pending.delete(timer); realClear(timer) }) as typeof clearTimeout
+  let writes = 0
+  // Slices of no time: the sweep of 2,000 entries takes several, and the listener writes in the first.
+  const { store } = makeStore({
+    expirySliceMs: 0,
+    onExpire: () => { if (writes++ === 0) store.apply(put('refreshed', 'v', { wall: 2000, expiresAt: 10 * DAY })) }
+  })
+  onTimer = (store as unknown as { onTimer: unknown }).onTimer
+  try {
+    for (let i = 0; i < 2000; i++) store.apply(put(`k${i}`, 'v', { expiresAt: 1500 }))
+    now = 2000
+    store.start()
+    await waitFor(() => store.size === 1, { message: 'the sweep to finish' })
+    await new Promise<void>(resolve => realSet(resolve, 20)) // any chain still running would arm its timer again meanwhile
+    assert.ok(store.has('refreshed'))
+    assert.is(pending.size, 1, 'one timer, for the entry left')
+  } finally {
+    store.stop()
+    globalThis.setTimeout = realSet
+    globalThis.clearTimeout = realClear
+  }
+})
+
+test('a clock reading shared by back-to-back calls is dropped after an expire listener ran (it may have run long)', async () => {
+  now = 100
+  const { store } = makeStore({ clockReuse: 64, onExpire: () => { now = 200 } }) // the listener "takes" 80 ms
+  store.apply(put('b', 'v', { expiresAt: 150 }))
+  store.apply(put('a', 'v', { expiresAt: 110 }))
+  assert.ok(store.has('a'))
+  await nextTick() // a new synchronous run: the reading of 100 is gone
+  now = 120
+  assert.ok(store.has('b'), 'b alive at 120: this run shares the reading of 120')
+  assert.ok(!store.has('a'), 'a expired at 110')
+  store.apply(put('a', 'newer', { wall: 1100, expiresAt: 10_000 })) // replaces the expired, unswept a: its listener runs
+  assert.is(now, 200)
+  assert.is(store.get('b'), undefined, 'b expired at 150: the next call reads the clock again')
 })
 
 test('a stopped store arms no timer; start() arms one for the soonest expiry', () => {
