@@ -268,6 +268,24 @@ export class MemoryStore {
    * refuse before it consumes a version.
    */
   checkCapacity (key: string, valueBytes: number): string | undefined {
+    const full = this.capacityFor(key, valueBytes)
+    return full !== undefined && this.sweepDue() ? this.capacityFor(key, valueBytes) : full
+  }
+
+  /**
+   * Sweeps what is due now (one slice), when anything is: at a limit,
+   * expired entries not swept yet must not keep a write out. Returns
+   * whether it removed anything.
+   */
+  private sweepDue (): boolean {
+    if (this.heap.size === 0 || this.heap.peekTime() > this.clock()) return false
+    const before = this.live + this.markers
+    this.expireDue()
+    this.schedule()
+    return this.live + this.markers < before
+  }
+
+  private capacityFor (key: string, valueBytes: number): string | undefined {
     const slot = this.slotOf(key)
     const hadValue = slot !== undefined && this.hasValue(slot)
     // Same key: an overwrite only changes the value's share of the bytes.
@@ -282,6 +300,12 @@ export class MemoryStore {
    * `keep`, the result says what was stored (`stored`).
    */
   apply (rec: StoreRecord, keep = false): ApplyResult {
+    const result = this.applyOnce(rec, keep)
+    // Expired entries not swept yet still count against the limits: sweep, and try once more.
+    return result.status === 'full' && this.sweepDue() ? this.applyOnce(rec, keep) : result
+  }
+
+  private applyOnce (rec: StoreRecord, keep: boolean): ApplyResult {
     const now = this.now()
     const slot = this.slotOf(rec.key)
     // A value past its expiry but not swept yet, that this write replaces:
@@ -388,7 +412,11 @@ export class MemoryStore {
       if (slot > 0 && slot % pauseEvery === 0) yield undefined
       if (this.keyAt(slot) === undefined) continue
       if (wanted !== undefined && wanted[bucketOf(hashString(this.keyAt(slot)!, 0))] === 0) continue
-      if (this.meta[M * slot] <= now) continue
+      if (this.meta[M * slot] <= now) {
+        // Expired, not swept yet: a value that still guards goes out as the marker it is about to become.
+        if (this.hasValue(slot) && this.meta[M * slot + GUARD] > now) yield { ...this.recordAt(slot), value: null, contentType: undefined, expiresAt: this.meta[M * slot + GUARD] }
+        continue
+      }
       yield this.recordAt(slot)
     }
   }

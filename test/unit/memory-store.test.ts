@@ -558,6 +558,35 @@ test('the same version with a longer guard extends the guard (no resurrection th
 
 // --- limits ------------------------------------------------------------------
 
+test('limits: expired entries not swept yet are swept before a write is refused', () => {
+  now = 1000
+  const { store, expired } = makeStore({ maxEntries: 3 })
+  for (const k of ['a', 'b', 'c']) store.apply(put(k, 'v', { expiresAt: 1500 }))
+  now = 2000 // all three expired; no sweep ran
+  assert.is(store.size, 3)
+  assert.is(store.checkCapacity('d', 1), undefined, 'room, once the expired ones are gone')
+  assert.equal(expired.map(([k]) => k).sort(), ['a', 'b', 'c'])
+  for (const k of ['x', 'y', 'z']) store.apply(put(k, 'v', { expiresAt: 2500 }))
+  now = 3000
+  assert.equal(store.apply(put('w', 'v', { wall: 2000, expiresAt: 9000 })), { status: 'applied', hadValue: false })
+  assert.equal(store.keys(), ['w'])
+  assert.equal(store.apply(put('full', 'v', { wall: 2000, expiresAt: 9000 })).status, 'applied')
+  assert.equal(store.apply(put('fuller', 'v', { wall: 2000, expiresAt: 9000 })).status, 'applied')
+  assert.equal(store.apply(put('fullest', 'v', { wall: 2000, expiresAt: 9000 })).status, 'full', 'live entries still count')
+})
+
+test('records(): an expired value not swept yet that still guards goes out as the marker it becomes', () => {
+  now = 1000
+  const { store } = makeStore()
+  store.apply(put('k', 'old', { expiresAt: 9000 }))
+  store.apply(put('k', 'new', { wall: 2000, expiresAt: 3000 })) // guards the old version until 9000
+  store.apply(put('plain', 'v', { expiresAt: 3000 }))
+  now = 4000
+  assert.equal([...store.records()].map(plain), [{ key: 'k', value: null, expiresAt: 9000, wall: 2000, counter: 0, origin: 'A', contentType: undefined, guardUntil: 9000 }])
+  sweep(store)
+  assert.equal([...store.records()].map(plain), [{ key: 'k', value: null, expiresAt: 9000, wall: 2000, counter: 0, origin: 'A', contentType: undefined, guardUntil: 9000 }], 'the same after the sweep')
+})
+
 test('maxEntries: a new key beyond it is full and nothing is lost; overwrites still fit', () => {
   const { store } = makeStore({ maxEntries: 3 })
   for (const k of ['a', 'b', 'c']) assert.is(store.apply(put(k, 'v')).status, 'applied')
