@@ -22,9 +22,11 @@
  *   falls below 1/4 is evacuated: its live records are appended to the head,
  *   their owner is told the new handle (`onMove`), and the slab is dropped.
  * So dead bytes stay below 3x the live bytes even in the worst interleaving
- * of long- and short-lived values, and the common case of a TTL store
- * (values written together expire together) empties whole slabs without
- * copying anything.
+ * of long- and short-lived values. The price, in the common case of a TTL
+ * store (values written together expire together): a slab's last quarter
+ * is moved before it would have expired (about one value in four is copied
+ * once more; measured: 25,043 moves for 100,000 values expiring in the
+ * order they were written).
  *
  * Record layout, at 8-byte aligned offsets: `[owner u32][length u32][bytes,
  * zero-padded to 8]`; `owner` is `DEAD` once released. A handle is
