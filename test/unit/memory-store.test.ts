@@ -558,6 +558,24 @@ test('the same version with a longer guard extends the guard (no resurrection th
 
 // --- limits ------------------------------------------------------------------
 
+test('a slice checks its time budget often enough that slow expire listeners cannot stretch it far', () => {
+  now = 1000
+  let calls = 0
+  const { store } = makeStore({
+    onExpire: () => {
+      calls++
+      const until = performance.now() + 1 // a listener that takes 1 ms
+      while (performance.now() < until);
+    }
+  })
+  for (let i = 0; i < 200; i++) store.apply(put(`k${i}`, 'v', { expiresAt: 1500 }))
+  now = 2000
+  assert.ok(store.expireDue(4), 'work is left after one slice')
+  assert.is(calls, 16, 'the slice ended at its first look at the time, 16 removals in')
+  sweep(store)
+  assert.is(calls, 200)
+})
+
 test('limits: expired entries not swept yet are swept before a write is refused', () => {
   now = 1000
   const { store, expired } = makeStore({ maxEntries: 3 })
