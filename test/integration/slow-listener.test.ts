@@ -80,6 +80,7 @@ test('a slow local listener holds back neither its own write nor the others of t
     await peerHadItFirst(peer, 'entry:set', 'slow/two', ran('slow/two'))
 
     await freshTurn()
+    busy.delete('slow/first') // what the put's listener did: wait for the delete's own
     assert.is(await writer.delete('slow/first'), true)
     await peerHadItFirst(peer, 'entry:delete', 'slow/first', ran('slow/first'))
   })
