@@ -68,9 +68,10 @@ export interface RepramNodeInit {
   /** Anti-entropy: every this many ms, sync with one random peer. 0 disables it. @default 30000 */
   syncInterval?: number
   /**
-   * A sync round in which no data moved either way for this many ms is
-   * abandoned (a round as a whole has no deadline: a large catch-up over a
-   * slow link takes as long as it takes). @default 30000
+   * A sync round in which, for this many ms, no frame was written or read
+   * and no chunk of one arrived is abandoned (a round as a whole has no
+   * deadline: a large catch-up over a slow link takes as long as it
+   * takes). @default 30000
    */
   syncIdleTimeout?: number
   /**

@@ -17,9 +17,9 @@
  * exchange an 8 KiB summary and two tiny frames. Records are validated like
  * gossip and dropped one by one; a malformed frame ends the round (the
  * stream is reset). A round has no deadline as a whole, so a large catch-up
- * over a slow link finishes; it is abandoned when no data moved either way
- * for `idleTimeout` ms (the node's `syncIdleTimeout`): no chunk of a frame
- * arrived and none left, however large the frame.
+ * over a slow link finishes; it is abandoned when for `idleTimeout` ms (the
+ * node's `syncIdleTimeout`) no frame was written or read and no chunk of one
+ * arrived: a frame that trickles in over a slow link keeps its round alive.
  *
  * Rounds run when a peer joins (the side with the smaller peer id starts)
  * and every `syncInterval` with one random peer (anti-entropy). One round
@@ -59,7 +59,7 @@ export interface SyncProtocolInit extends ReplicationContext {
   libp2p: Libp2p
   protocol: string
   store: MemoryStore
-  /** A round in which no data moved either way for this many ms is abandoned. */
+  /** A round in which, for this many ms, no frame was written or read and no chunk of one arrived is abandoned. */
   idleTimeout: number
 }
 
@@ -71,11 +71,10 @@ interface PeerRounds {
 }
 
 /**
- * A round's signal: aborted when the node stops, or when no byte moved
- * either way for `idleMs`. Moving bytes are: a frame read or written
- * (`touch`), a chunk of a frame arriving (the stream's `message` events), or
- * the stream's send buffer shrinking since the last look (a frame larger
- * than the link carries in `idleMs` still leaving, as the peer reads it).
+ * A round's signal: aborted when the node stops, or when no data moved
+ * either way for `idleMs`: no frame was read or written (`touch`), and no
+ * chunk of a frame arrived (the stream's `message` events: a frame larger
+ * than the link carries in `idleMs` still counts while it trickles in).
  */
 class RoundSignal {
   readonly signal: AbortSignal
@@ -83,18 +82,10 @@ class RoundSignal {
   private readonly idle = new AbortController()
   private readonly timer: ReturnType<typeof setTimeout>
   private stream?: Stream
-  /** The stream's send buffer when last looked at, bytes. */
-  private unsent = 0
 
   constructor (shutdown: AbortSignal | undefined, idleMs: number) {
     this.shutdown = shutdown ?? AbortSignal.abort()
     this.timer = setTimeout(() => {
-      const unsent = this.stream?.writeBufferLength ?? 0
-      if (unsent < this.unsent) {
-        this.unsent = unsent
-        this.timer.refresh()
-        return
-      }
       const err = new Error(`no data moved for ${idleMs} ms`)
       err.name = 'TimeoutError'
       this.idle.abort(err)
@@ -112,10 +103,7 @@ class RoundSignal {
     stream.addEventListener('message', this.touch)
   }
 
-  readonly touch = (): void => {
-    this.unsent = this.stream?.writeBufferLength ?? 0
-    this.timer.refresh()
-  }
+  readonly touch = (): void => { this.timer.refresh() }
 
   done (): void {
     clearTimeout(this.timer)
