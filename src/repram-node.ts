@@ -583,8 +583,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       const { status, hadValue, stored } = this.store.apply(rec, rec.value !== null && this.listenerCount('entry:set') > 0)
       if (status === 'applied') {
         this.counters.replicatedApplied++
-        if (stored !== undefined) this.emitSet(rec, stored.value, false)
-        else if (hadValue) this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false })
+        if (rec.value !== null) {
+          if (stored !== undefined) this.emitSet(rec, stored.value, false) // (asked for only when someone listens)
+        } else if (hadValue) this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false })
         if (viaGossip && rec.ack === true && rec.value !== null) running.gossip.ack({ origin: rec.origin, wall: rec.wall, counter: rec.counter })
       } else if (status === 'stale') {
         this.counters.replicatedStale++

@@ -19,7 +19,10 @@
  *   count a minute rather than one at every announcement (10 s by default).
  *   A partition that stops multicast too (a cable, a lost Wi-Fi) stops the
  *   announcements, so no dial fails and there is nothing to back off from;
- *   one that lets multicast through heals at most a minute after it ends.
+ *   one that lets multicast through heals within the longest backoff (60 s)
+ *   plus one announcement interval and one failed dial's time after it
+ *   ends (the backoff runs from the end of the failed dial, and the next
+ *   dial waits for the next announcement).
  *   The start is short, so that retries come at 1.5, 4.5, 10.5, 22.5 s...
  *   after the first failure, between the redials of libp2p's reconnect
  *   queue (1, 3, 7, 15, 31 s after a drop) rather than on them. Any

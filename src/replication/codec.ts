@@ -3,7 +3,7 @@
  *
  * Every message starts with a format byte (`FORMAT` = 1) and a kind byte.
  * Integers are unsigned LEB128 varints (up to 2^53-1, minimally encoded:
- * no padding groups of zeros, so a message has one encoding); strings are a varint
+ * no padding groups of zeros); strings are a varint
  * byte length and UTF-8 bytes; byte arrays likewise.
  *
  *   RECORDS  (1): count, then `count` records
@@ -18,6 +18,10 @@
  *   record: flags (u8: 1 value, 2 ack requested, 4 content type, 8 guard),
  *           key, wall, counter, origin, expiresAt,
  *           [guardUntil], [contentType], [value]
+ *
+ * A record has one encoding (varints minimally encoded, a guard of 0 as no
+ * flag), so the same records in the same order make the same bytes, and
+ * one gossip message id; RESEND's salt makes new bytes on purpose.
  *
  * A message holds at most `MAX_RECORDS_PER_MESSAGE` records or
  * `MAX_ACKS_PER_MESSAGE` acks. Times are absolute epoch ms: a replica never
@@ -304,6 +308,8 @@ function decodeRecord (r: Reader, limits: DecodeLimits): WireRecord {
   if (origin.length === 0) throw new InvalidMessageError('empty origin')
   const expiresAt = r.varint('expiresAt')
   const guardUntil = (flags & F_GUARD) !== 0 ? r.varint('guardUntil') : 0
+  // One encoding per record: no guard is written as no flag, never as a flagged 0.
+  if ((flags & F_GUARD) !== 0 && guardUntil === 0) throw new InvalidMessageError('guardUntil is flagged but 0 (no guard is written as no flag)')
   const contentType = (flags & F_CTYPE) !== 0 ? r.string('content type', MAX_CONTENT_TYPE_BYTES, true) : undefined
   const value = (flags & F_VALUE) !== 0 ? r.bytes('value', limits.maxValueBytes) : null
   const rec: WireRecord = { key, value, expiresAt, wall, counter, origin, contentType, guardUntil }

@@ -279,10 +279,12 @@ export class MemoryStore {
    */
   private sweepDue (): boolean {
     if (this.heap.size === 0 || this.heap.peekTime() > this.clock()) return false
-    const before = this.live + this.markers
+    // What the limits count (an expired overwrite becomes a marker: one entry fewer all the same).
+    const live = this.live
+    const bytes = this.liveBytes
     this.expireDue()
     this.schedule()
-    return this.live + this.markers < before
+    return this.live < live || this.liveBytes < bytes
   }
 
   private capacityFor (key: string, valueBytes: number): string | undefined {

@@ -91,4 +91,25 @@ test('a put whose replaced, expired value has a listener that writes the key aga
   }
 })
 
+test('a node listening only for deletes hears no delete for a replicated overwrite', async () => {
+  const a = await startNode()
+  const b = await startNode({ bootstrap: [a.multiaddrs[0]] })
+  try {
+    await waitForPeers([a, b])
+    await waitForGossip(a, [a, b])
+    const deletes: string[] = []
+    b.addEventListener('entry:delete', evt => { deletes.push(evt.detail.key) })
+    await a.put('over', 'v1', { ttl: 60_000 })
+    await waitFor(() => text(b.getSync('over')?.value) === 'v1', { message: 'v1 to reach b' })
+    await a.put('over', 'v2', { ttl: 60_000 })
+    await waitFor(() => text(b.getSync('over')?.value) === 'v2', { message: 'v2 to reach b' })
+    assert.not.ok(deletes.includes('over'), 'no delete heard for the overwrite')
+    await a.delete('over')
+    await waitFor(() => deletes.includes('over'), { message: 'the real delete to be heard' })
+    assert.equal(deletes.filter(k => k === 'over'), ['over'], 'one delete: the real one')
+  } finally {
+    await stopAll([a, b])
+  }
+})
+
 test.run()

@@ -362,6 +362,13 @@ test('rejects varints padded with zero groups (one encoding per number)', () => 
   decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, 0x81, 0x80, 0x00, ...rawRecord()]), /record count is not minimally encoded/, 'a padded count')
 })
 
+test('rejects a guard flag with a guard of 0: no guard is written as no flag', () => {
+  const flagged = Uint8Array.from([FORMAT, Kind.RECORDS, 1, ...rawRecord({ flags: 1 | 8, expiresAt: [...varint(5000), ...varint(0)] })])
+  decodeInvalid(flagged, /guardUntil is flagged but 0/)
+  const guarded = Uint8Array.from([FORMAT, Kind.RECORDS, 1, ...rawRecord({ flags: 1 | 8, expiresAt: [...varint(5000), ...varint(7000)] })])
+  assert.is((decodeMessage(guarded, LIMITS) as { records: Array<{ guardUntil: number }> }).records[0].guardUntil, 7000)
+})
+
 test('rejects a counter above 2^32-1', () => {
   decodeMessage(records(rawRecord({ counter: varint(0xffffffff) })), LIMITS)
   decodeInvalid(records(rawRecord({ counter: varint(2 ** 32) })), /counter 4294967296 is larger than 2\^32-1/)

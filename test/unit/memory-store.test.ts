@@ -593,6 +593,18 @@ test('limits: expired entries not swept yet are swept before a write is refused'
   assert.equal(store.apply(put('fullest', 'v', { wall: 2000, expiresAt: 9000 })).status, 'full', 'live entries still count')
 })
 
+test('limits: an expired overwrite swept into a marker makes room too', () => {
+  now = 1000
+  const { store } = makeStore({ maxEntries: 2 })
+  store.apply(put('a', 'old', { expiresAt: 9000 }))
+  store.apply(put('a', 'new', { wall: 2000, expiresAt: 1500 })) // guards the old version until 9000
+  store.apply(put('b', 'v', { expiresAt: 9000 }))
+  now = 2000
+  assert.equal(store.apply(put('c', 'v', { wall: 3000, expiresAt: 9000 })), { status: 'applied', hadValue: false })
+  assert.is(store.markerCount, 1, 'a stays a marker')
+  assert.equal(store.keys(), ['b', 'c'])
+})
+
 test('records(): an expired value not swept yet that still guards goes out as the marker it becomes', () => {
   now = 1000
   const { store } = makeStore()
