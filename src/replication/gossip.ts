@@ -16,12 +16,13 @@
  * score drops). Records are then judged one by one: one that is oversized
  * for this node, has a version from the future, an expiry beyond `maxTtl`
  * + skew, a key with control characters, or expired in transit is dropped
- * and counted. A message left with nothing acceptable is neither delivered
- * nor forwarded: rejected when a record in it broke a rule every node holds
- * to (a key with control characters), otherwise ignored, without cost to
- * the sender, since a peer configured otherwise (larger limits, a longer
- * maximum TTL) or with its clock off sends such records in good faith, and
- * penalising it would cut this node off from an honest relay. The decoded
+ * and counted. A message with a record that broke a rule every node holds
+ * to (a key with control characters) is rejected whole: forwarded, it would
+ * cost the relay its score wherever the rest is refused. A message left with
+ * nothing acceptable otherwise is ignored (neither delivered nor forwarded),
+ * without cost to the sender, since a peer configured otherwise (larger
+ * limits, a longer maximum TTL) or with its clock off sends such records in
+ * good faith, and penalising it would cut this node off from an honest relay. The decoded
  * message is kept for the delivery handler so bytes are decoded once: the
  * one validated last in a field of its own (gossipsub delivers a message
  * right after validating it), any earlier one still waiting in a `WeakMap`.
@@ -64,6 +65,8 @@ export class GossipReplicator {
   private turnDone?: { promise: Promise<void>, resolve: () => void }
   private acks: Ack[] = []
   private flushScheduled = false
+  /** Whether a write went out at once this turn (the ones after it are batched). */
+  private wroteThisTurn = false
   private running = false
 
   constructor (init: GossipReplicatorInit) {
@@ -107,7 +110,8 @@ export class GossipReplicator {
    */
   send (rec: WireRecord): Promise<void> | undefined {
     const size = recordSize(rec)
-    if (!this.flushScheduled && this.running) {
+    if (!this.wroteThisTurn && this.running) {
+      this.wroteThisTurn = true
       const sent = this.publish(encodeRecords([rec], size))
       this.turnSends.push(sent)
       this.scheduleFlush()
@@ -167,6 +171,7 @@ export class GossipReplicator {
   /** Publishes everything queued now; ends the turn. */
   flush (): void {
     this.flushScheduled = false
+    this.wroteThisTurn = false
     if (this.running) {
       if (this.batch.length > 0) this.publishBatch()
       // Acks have no other way to their writer: hold them (bounded) until
@@ -244,7 +249,10 @@ export class GossipReplicator {
       }
       // Nothing left to store: not delivered, not forwarded; the sender pays
       // only for records no honest node sends.
-      if (accepted.length === 0) return foul > 0 ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      // A record no honest node sends rejects the whole message: forwarded, it
+      // would cost the honest relay its score wherever the rest is refused.
+      if (foul > 0) return TopicValidatorResult.Reject
+      if (accepted.length === 0) return TopicValidatorResult.Ignore
       message.records = accepted
     } else if (message.kind !== Kind.ACKS) {
       counters.rejected++

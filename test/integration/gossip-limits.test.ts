@@ -38,7 +38,7 @@ const record = (over: Partial<WireRecord>): WireRecord => {
   return { key: 'k', value: new Uint8Array(1), expiresAt: now + 60_000, wall: now, counter: 0, origin: 'A', guardUntil: 0, ...over }
 }
 
-test('the validator: records this node cannot take are ignored, a key no node takes is rejected, a mix keeps the good records, too many records are rejected', () => {
+test('the validator: records this node cannot take are ignored, a key no node takes rejects its whole message, a mix keeps the good records, too many records are rejected', () => {
   const [a, b] = nodes
   const from = internals(b).running.libp2p.peerId
   const validate = (records: WireRecord[]): TopicValidatorResult => internals(a).running.gossip.validate(from, { data: encodeRecords(records) })
@@ -54,21 +54,26 @@ test('the validator: records this node cannot take are ignored, a key no node ta
   assert.is(validate([record({ key: 'future', wall: Date.now() + 3_600_000 })]), TopicValidatorResult.Ignore)
   assert.is(validate([record({ key: 'large', value: new Uint8Array(a.config.maxValueBytes + 1) })]), TopicValidatorResult.Ignore)
   assert.is(validate([record({ key: 'long-lived', expiresAt: Date.now() + a.config.maxTtl + 3_600_000 })]), TopicValidatorResult.Ignore)
-  // Good records travel; the bad ones beside them are dropped alone.
-  assert.is(validate([record({ key: 'limits/good' }), record({ key: 'bad\n' }), ...expired.slice(0, 3)]), TopicValidatorResult.Accept)
+  // Good records travel; the ones beside them that this node cannot take are dropped alone.
+  assert.is(validate([record({ key: 'limits/good' }), record({ key: 'large', value: new Uint8Array(a.config.maxValueBytes + 1) }), ...expired.slice(0, 3)]), TopicValidatorResult.Accept)
+  // Beside a key no node takes, the whole message is refused: forwarded, it would cost the
+  // relay its score on every node that refuses the rest.
+  assert.is(validate([record({ key: 'limits/good' }), record({ key: 'bad\n' }), ...expired.slice(0, 3)]), TopicValidatorResult.Reject)
   // More records than any honest message holds: refused before they are looked at.
   const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, (_, i) => record({ key: `m${i}`, value: null }))
   assert.is(validate(many), TopicValidatorResult.Reject)
-  assert.is(a.stats().counters.rejected - before, 1000 + 1 + 1 + 1 + 1 + 1 + 3 + 1, 'every dropped record and the undecodable message counted')
+  assert.is(a.stats().counters.rejected - before, 1000 + 1 + 1 + 1 + 1 + (1 + 3) + (1 + 3) + 1, 'every dropped record and the undecodable message counted')
 })
 
-test('a replicated key with a control character is never stored (it could be neither read nor deleted here)', async () => {
+test('a replicated key with a control character is never stored (it could be neither read nor deleted here), nor the message that carried it', async () => {
   const [a, b] = nodes
   const pubsub = internals(b).running.libp2p.services.pubsub
   const topic = [...pubsub.getTopics()].find(t => t.includes('entries'))!
-  await pubsub.publish(topic, encodeRecords([record({ key: 'evil\u001b[2J', origin: b.peerId }), record({ key: 'limits/fine', origin: b.peerId })]))
-  await waitFor(async () => await a.get('limits/fine'), { message: 'the good record of the message to arrive' })
+  await pubsub.publish(topic, encodeRecords([record({ key: 'evil\u001b[2J', origin: b.peerId }), record({ key: 'limits/beside-evil', origin: b.peerId })]))
+  await pubsub.publish(topic, encodeRecords([record({ key: 'limits/fine', origin: b.peerId })]))
+  await waitFor(async () => await a.get('limits/fine'), { message: 'the next message to arrive' })
   assert.equal(a.keys({ prefix: 'evil' }), [])
+  assert.is(a.getSync('limits/beside-evil'), undefined, 'the message was refused whole')
 })
 
 test('what the replicator sends is split so that no message has more records or acks than a peer accepts', async () => {
@@ -112,6 +117,36 @@ test('what the replicator sends is split so that no message has more records or 
     replicator.stop()
     listener.removeEventListener('message', onMessage)
     listener.unsubscribe(topic)
+  }
+})
+
+test('the first write of a turn goes out at once even when an ack or a caller already opened the turn', async () => {
+  const [a] = nodes
+  const topic = `test/turn/${Math.random().toString(36).slice(2)}`
+  const replicator = new GossipReplicator({
+    pubsub: internals(a).running.libp2p.services.pubsub,
+    topic,
+    self: a.peerId,
+    limits: { maxKeyBytes: 1024, maxValueBytes: 1024 },
+    bounds: { maxTtl: 3_600_000, maxClockSkew: 60_000 },
+    clock: Date.now,
+    counters: newCounters(),
+    log: logger('test:gossip-turn'),
+    onRecords: () => {},
+    onAcks: () => {}
+  })
+  replicator.start()
+  try {
+    replicator.ack({ origin: 'A', wall: 1, counter: 0 }) // schedules the end of the turn
+    const first = replicator.send(record({ key: 'turn/first' }))
+    const second = replicator.send(record({ key: 'turn/second' }))
+    assert.ok(first instanceof Promise, 'the first write went out at once')
+    assert.is(second, undefined, 'the next one of the same turn is batched')
+    await first
+    await new Promise(resolve => setImmediate(resolve)) // the turn ends
+    assert.ok(replicator.send(record({ key: 'turn/next' })) instanceof Promise, 'a new turn, a write at once again')
+  } finally {
+    replicator.stop()
   }
 })
 
