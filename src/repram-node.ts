@@ -84,6 +84,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private readonly connectedPeers = new Map<string, PeerId>()
   private readonly blocked = new Set<string>()
   private readonly pending = new Map<string, PendingQuorum>()
+  /** Key events waiting for a local write's event before them (see `inOrder`). */
+  private readonly events: Array<{ ready: boolean, fire: () => void }> = []
   /** Re-publishes writes still waiting for their quorum; armed only while there are any. */
   private quorumResend?: ReturnType<typeof setInterval>
   /** Wakes every running `watch()` loop (they end when the node stops). */
@@ -108,7 +110,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       clockReuse: this.config.clock === Date.now ? 64 : 0,
       onExpire: (key, expiresAt) => {
         this.counters.expired++
-        this.emit('entry:expire', { type: 'expire', key, expiresAt })
+        if (this.listenerCount('entry:expire') > 0) this.inOrder(() => { this.emit('entry:expire', { type: 'expire', key, expiresAt }) })
       }
     })
   }
@@ -388,7 +390,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const running = this.requireRunning()
     validateKey(key, this.config.maxKeyBytes)
     const current = this.store.record(key)
-    if (current === undefined || current.value === null) return false // nothing live to supersede
+    // Nothing live to supersede (an expired value not swept yet is as good as gone).
+    if (current === undefined || current.value === null || current.expiresAt <= this.config.clock()) return false
     const { wall, counter } = this.hlc.tick()
     const horizon = Math.max(current.expiresAt, current.guardUntil)
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
@@ -468,7 +471,12 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     }
   }
 
-  /** Disconnects `peerId` and refuses connections with it until `unblockPeer`. */
+  /**
+   * Disconnects `peerId` and refuses connections with it until `unblockPeer`;
+   * its confirmations of quorum writes stop counting. Its writes relayed by
+   * other peers are still applied, as on every other node (last writer wins
+   * the same way everywhere).
+   */
   async blockPeer (peerId: string): Promise<void> {
     this.blocked.add(peerId)
     const libp2p = this.running?.libp2p
@@ -552,11 +560,33 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     try {
       sent = send()
     } catch (err) {
-      emit()
+      this.inOrder(emit)
       throw err
     }
-    if (this.listenerCount(type) > 0) void gossip.turnSent().then(emit)
+    if (this.listenerCount(type) > 0) {
+      const event = { ready: false, fire: emit }
+      this.events.push(event)
+      void gossip.turnSent().then(() => {
+        event.ready = true
+        this.drainEvents()
+      })
+    }
     return sent
+  }
+
+  /**
+   * Runs `fire` (which emits a key event) now, or, while the event of a
+   * local write still waits for its turn's writes to go out, after it: key
+   * events reach listeners (and `watch()`) in the order the store made the
+   * changes, even when a peer's newer write arrives in between.
+   */
+  private inOrder (fire: () => void): void {
+    if (this.events.length === 0) fire()
+    else this.events.push({ ready: true, fire })
+  }
+
+  private drainEvents (): void {
+    while (this.events.length > 0 && this.events[0].ready) this.events.shift()!.fire()
   }
 
   /** Emits `entry:set` for `rec`, just applied; `value` is the store's copy of its bytes. */
@@ -584,8 +614,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       if (status === 'applied') {
         this.counters.replicatedApplied++
         if (rec.value !== null) {
-          if (stored !== undefined) this.emitSet(rec, stored.value, false) // (asked for only when someone listens)
-        } else if (hadValue) this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false })
+          if (stored !== undefined) { // (asked for only when someone listens)
+            const value = stored.value
+            if (this.events.length === 0) this.emitSet(rec, value, false)
+            else this.inOrder(() => { this.emitSet(rec, value, false) })
+          }
+        } else if (hadValue) {
+          this.inOrder(() => { this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false }) })
+        }
         if (viaGossip && rec.ack === true && rec.value !== null) running.gossip.ack({ origin: rec.origin, wall: rec.wall, counter: rec.counter })
       } else if (status === 'stale') {
         this.counters.replicatedStale++
@@ -597,7 +633,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
           }
         }
       } else if (status === 'expired') {
-        if (hadValue) this.emit('entry:expire', { type: 'expire', key: rec.key, expiresAt: rec.expiresAt })
+        if (hadValue) this.inOrder(() => { this.emit('entry:expire', { type: 'expire', key: rec.key, expiresAt: rec.expiresAt }) })
       } else {
         this.counters.rejected++
         this.log('store full: dropped replicated write of "%s"', rec.key)
@@ -607,6 +643,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   private onAcks (acker: string, acks: Ack[]): void {
     const self = this.running?.peerId
+    // A blocked peer's confirmations do not count (nor our own, relayed back).
+    if (acker === self || this.blocked.has(acker)) return
     for (const ack of acks) {
       if (ack.origin !== self) continue
       const pending = this.pending.get(formatVersion(ack.wall, ack.counter))

@@ -112,4 +112,36 @@ test('a node listening only for deletes hears no delete for a replicated overwri
   }
 })
 
+test('key events follow the order of the store\'s changes, also when a peer\'s newer write lands before a local write\'s event', async () => {
+  const a = await startNode()
+  const b = await startNode({ bootstrap: [a.multiaddrs[0]], clock: () => Date.now() + 10_000 }) // b's writes are newer
+  try {
+    await waitForPeers([a, b])
+    await waitForGossip(b, [a, b])
+    await a.put('order', 'old', { ttl: 60_000 })
+    await waitFor(() => b.getSync('order') !== undefined, { message: 'the first write to reach b' })
+    const seen: string[] = []
+    for (const type of ['entry:set', 'entry:delete'] as const) {
+      a.addEventListener(type, evt => {
+        const d = evt.detail as { key: string, type: string, local: boolean, entry?: Entry }
+        if (d.key === 'order') seen.push(`${d.type} ${d.local ? 'local' : 'remote'}${d.entry === undefined ? '' : ' ' + text(d.entry.value)}`)
+      })
+    }
+    // In one callback: b writes (its bytes reach a's socket while this code still runs), then a
+    // deletes. a's delete event waits for the end of the turn; b's write is applied before it.
+    await new Promise<void>(resolve => setTimeout(() => {
+      void b.put('order', 'newer', { ttl: 60_000 })
+      const until = Date.now() + 50
+      while (Date.now() < until) { /* b's message travels meanwhile */ }
+      void a.delete('order')
+      resolve()
+    }, 0))
+    await waitFor(() => seen.length >= 2, { message: 'both events on a' })
+    assert.is(text(a.getSync('order')?.value), 'newer', 'the newer write won')
+    assert.equal(seen, ['delete local', 'set remote newer'], 'the last event says what the store holds')
+  } finally {
+    await stopAll([a, b])
+  }
+})
+
 test.run()

@@ -331,4 +331,43 @@ test('a node alone accepts writes; they reach a peer that connects later', async
   } finally { await stopAll([lonely, friend]) }
 })
 
+test('a blocked peer\'s confirmations do not count toward a quorum, even relayed by another peer', async () => {
+  const hub = await startNode()
+  const a = await startNode({ bootstrap: [hub.multiaddrs[0]] })
+  const b = await startNode({ bootstrap: [hub.multiaddrs[0]] })
+  try {
+    await waitForPeers([hub, a, b])
+    await waitForGossip(a, [a, hub, b])
+    await a.blockPeer(b.peerId)
+    const both = await a.put('blocked/one', 'x', { ttl: 60_000, quorum: 1, timeout: 10_000 })
+    assert.is(both.confirmations, 1, 'the hub confirms')
+    try {
+      await a.put('blocked/two', 'x', { ttl: 60_000, quorum: 2, timeout: 1500 })
+      assert.unreachable('b, blocked, confirmed through the hub')
+    } catch (err: any) {
+      assert.is(err.name, 'QuorumNotReachedError', err.message)
+      assert.is(err.receipt.confirmations, 1)
+    }
+    await waitFor(() => b.getSync('blocked/two') !== undefined, { message: 'the write to reach b through the hub (b did store it)' })
+  } finally {
+    await stopAll([hub, a, b])
+  }
+})
+
+test('deleting a value that has expired but is not swept yet deletes nothing and sends nothing', async () => {
+  let t = Date.now()
+  const node = await startNode({ clock: () => t, minTtl: 50 })
+  try {
+    await node.put('lapsed', 'v', { ttl: 1000 })
+    t += 5000
+    const before = node.stats().counters
+    assert.is(await node.delete('lapsed'), false)
+    const after = node.stats().counters
+    assert.is(after.deletesLocal, before.deletesLocal, 'not counted as a delete')
+    assert.is(after.gossipSent, before.gossipSent, 'no tombstone published')
+  } finally {
+    await node.stop()
+  }
+})
+
 test.run()
