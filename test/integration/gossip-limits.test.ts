@@ -33,6 +33,22 @@ test.before(async () => {
 })
 test.after(async () => { await stopAll(nodes) })
 
+/** A replicator on a topic of its own over `node`'s real gossipsub, applying nothing. */
+function testReplicator (node: RepramNode, topic: string): GossipReplicator {
+  return new GossipReplicator({
+    pubsub: internals(node).running.libp2p.services.pubsub,
+    topic,
+    self: node.peerId,
+    limits: { maxKeyBytes: 1024, maxValueBytes: 1024 },
+    bounds: { maxTtl: 3_600_000, maxClockSkew: 60_000 },
+    clock: Date.now,
+    counters: newCounters(),
+    log: logger('test:gossip-limits'),
+    onRecords: () => {},
+    onAcks: () => {}
+  })
+}
+
 const record = (over: Partial<WireRecord>): WireRecord => {
   const now = Date.now()
   return { key: 'k', value: new Uint8Array(1), expiresAt: now + 60_000, wall: now, counter: 0, origin: 'A', guardUntil: 0, ...over }
@@ -88,18 +104,7 @@ test('what the replicator sends is split so that no message has more records or 
   }
   listener.addEventListener('message', onMessage)
   listener.subscribe(topic)
-  const replicator = new GossipReplicator({
-    pubsub: sender,
-    topic,
-    self: a.peerId,
-    limits: { maxKeyBytes: 1024, maxValueBytes: 1024 },
-    bounds: { maxTtl: 3_600_000, maxClockSkew: 60_000 },
-    clock: Date.now,
-    counters: newCounters(),
-    log: logger('test:gossip-limits'),
-    onRecords: () => {},
-    onAcks: () => {}
-  })
+  const replicator = testReplicator(a, topic)
   replicator.start()
   try {
     await waitFor(() => sender.getSubscribers(topic).some(p => p.equals(internals(b).running.libp2p.peerId)), { message: 'b subscribed to the test topic' })
@@ -123,18 +128,7 @@ test('what the replicator sends is split so that no message has more records or 
 test('the first write of a turn goes out at once even when an ack or a caller already opened the turn', async () => {
   const [a] = nodes
   const topic = `test/turn/${Math.random().toString(36).slice(2)}`
-  const replicator = new GossipReplicator({
-    pubsub: internals(a).running.libp2p.services.pubsub,
-    topic,
-    self: a.peerId,
-    limits: { maxKeyBytes: 1024, maxValueBytes: 1024 },
-    bounds: { maxTtl: 3_600_000, maxClockSkew: 60_000 },
-    clock: Date.now,
-    counters: newCounters(),
-    log: logger('test:gossip-turn'),
-    onRecords: () => {},
-    onAcks: () => {}
-  })
+  const replicator = testReplicator(a, topic)
   replicator.start()
   try {
     replicator.ack({ origin: 'A', wall: 1, counter: 0 }) // schedules the end of the turn
