@@ -337,7 +337,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     // awaitQuorum sends before its first await.
     let sent = false
     const acked = this.awaitQuorum(rec, quorum, timeout, opts.signal, () => { running.gossip.send(rec); sent = true })
-    if (!sent) emit() // the send threw (awaitQuorum rejects with it): the write is stored all the same
+    if (!sent) this.inOrder(emit) // the send threw (awaitQuorum rejects with it): the write is stored all the same
     else this.afterSend(running.gossip, () => undefined, 'entry:set', emit)
     const { ackers, stopped } = await acked
     receipt.confirmations = ackers
@@ -614,11 +614,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       if (status === 'applied') {
         this.counters.replicatedApplied++
         if (rec.value !== null) {
-          if (stored !== undefined) { // (asked for only when someone listens)
-            const value = stored.value
-            if (this.events.length === 0) this.emitSet(rec, value, false)
-            else this.inOrder(() => { this.emitSet(rec, value, false) })
-          }
+          const value = stored?.value // (asked for only when someone listens)
+          if (value !== undefined) this.inOrder(() => { this.emitSet(rec, value, false) })
         } else if (hadValue) {
           this.inOrder(() => { this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false }) })
         }

@@ -22,10 +22,11 @@
  * nothing acceptable otherwise is ignored (neither delivered nor forwarded),
  * without cost to the sender, since a peer configured otherwise (larger
  * limits, a longer maximum TTL) or with its clock off sends such records in
- * good faith, and penalising it would cut this node off from an honest relay. The decoded
- * message is kept for the delivery handler so bytes are decoded once: the
- * one validated last in a field of its own (gossipsub delivers a message
- * right after validating it), any earlier one still waiting in a `WeakMap`.
+ * good faith, and penalising it would cut this node off from an honest
+ * relay. The decoded message is kept for the delivery handler so bytes are
+ * decoded once: the one validated last in a field of its own (gossipsub
+ * delivers a message right after validating it), any earlier one still
+ * waiting in a `WeakMap`.
  *
  * Messages are unsigned (`StrictNoSign`, id = hash of the data): signing
  * would cost most of the throughput, and the writer's identity is in each
@@ -247,10 +248,9 @@ export class GossipReplicator {
           log('dropped record "%s" from %p: %s', rec.key, from, verdict)
         }
       }
-      // Nothing left to store: not delivered, not forwarded; the sender pays
-      // only for records no honest node sends.
-      // A record no honest node sends rejects the whole message: forwarded, it
-      // would cost the honest relay its score wherever the rest is refused.
+      // A record no honest node sends rejects the whole message (forwarded, it
+      // would cost the honest relay its score wherever the rest is refused);
+      // a message left with nothing to store is dropped at no cost to its sender.
       if (foul > 0) return TopicValidatorResult.Reject
       if (accepted.length === 0) return TopicValidatorResult.Ignore
       message.records = accepted
