@@ -5,7 +5,9 @@
  * - gossipsub's IP-colocation penalty is off (it graylists more than a
  *   handful of peers behind one IP);
  * - the per-host inbound connection rate limit is raised;
- * - unsigned messages (see replication/gossip.ts).
+ * - unsigned messages (see replication/gossip.ts);
+ * - RPCs with several large messages are split to fit a peer's 4 MiB
+ *   frame (see replication/rpc-frames.ts).
  */
 import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
@@ -18,6 +20,7 @@ import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
 import { mdns } from '@libp2p/mdns'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { preSharedKey } from '@libp2p/pnet'
+import { splitLargeRpcs } from './replication/rpc-frames.ts'
 import type { Config } from './config.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p, PrivateKey, ConnectionGater } from '@libp2p/interface'
@@ -67,7 +70,7 @@ export async function createNetwork (config: Config, privateKey: PrivateKey, gat
       peerInfoMapper: passthroughMapper
     })
   }
-  return await createLibp2p({
+  const libp2p = await createLibp2p({
     privateKey,
     start: false,
     addresses: { listen: config.listen, announce: config.announce },
@@ -83,4 +86,8 @@ export async function createNetwork (config: Config, privateKey: PrivateKey, gat
     },
     services
   }) as unknown as Libp2p<RepramServices>
+  // Returns false only for a gossipsub that no longer sends through
+  // `sendRpc`; the IWANT test in test/integration/gossip-limits.test.ts fails then.
+  splitLargeRpcs(libp2p.services.pubsub)
+  return libp2p
 }

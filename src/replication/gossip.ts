@@ -31,6 +31,10 @@
  * Messages are unsigned (`StrictNoSign`, id = hash of the data): signing
  * would cost most of the throughput, and the writer's identity is in each
  * record anyway. Use `psk` to keep strangers out of a swarm.
+ *
+ * A message is at most about 3 MiB, under the 4 MiB frame every peer
+ * accepts; gossipsub's answer to an IWANT, which puts every requested message
+ * in one frame, is split to fit (see rpc-frames.ts).
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { decodeMessage, encodeAcks, encodeRecords, recordSize, Kind, MAX_ACKS_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE } from './codec.ts'

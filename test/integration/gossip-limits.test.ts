@@ -4,6 +4,7 @@
  * the bytes a peer would send), and the replicator splitting what it sends
  * so that no message exceeds the per-message limits its peers enforce.
  */
+import { createHash } from 'node:crypto'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -141,6 +142,52 @@ test('the first write of a turn goes out at once even when an ack or a caller al
     assert.ok(replicator.send(record({ key: 'turn/next' })) instanceof Promise, 'a new turn, a write at once again')
   } finally {
     replicator.stop()
+  }
+})
+
+test('an IWANT for several large messages is answered in frames a peer accepts, and gossip between the two goes on', async () => {
+  const [a, b] = nodes
+  const aLibp2p = internals(a).running.libp2p
+  const listener = internals(b).running.libp2p.services.pubsub
+  const topic = [...listener.getTopics()].find(t => t.includes('entries'))!
+  // What b receives from a, RPC by RPC, as it comes off the wire.
+  const rpcs: Array<{ messages: Array<{ data?: Uint8Array }> }> = []
+  const hooked = listener as unknown as { handleReceivedRpc: (from: PeerId, rpc: { messages: Array<{ data?: Uint8Array }> }) => Promise<void> }
+  const handleReceivedRpc = hooked.handleReceivedRpc
+  hooked.handleReceivedRpc = async (from, rpc) => {
+    if (from.equals(aLibp2p.peerId)) rpcs.push(rpc)
+    await handleReceivedRpc.call(listener, from, rpc)
+  }
+  // Message ids as these nodes make them (unsigned messages: the SHA-256 of the data).
+  const ids: Uint8Array[] = []
+  const onMessage = (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void => {
+    if (evt.detail.topic === topic && evt.detail.data.length > 500_000) ids.push(createHash('sha256').update(evt.detail.data).digest())
+  }
+  listener.addEventListener('message', onMessage)
+  try {
+    // Five writes of 900 KiB, each its own message: together more than the 4 MiB frame every node accepts.
+    for (let i = 0; i < 5; i++) await a.put(`iwant/${i}`, new Uint8Array(900 * 1024).fill(i), { ttl: 60_000 })
+    await waitFor(() => ids.length === 5, { message: `the five messages on b (got ${ids.length})` })
+    // b asks a for all five at once, as a peer does for messages it heard of (IHAVE) but has not received.
+    const sent = (listener as unknown as { sendRpc: (id: string, rpc: unknown) => boolean }).sendRpc(aLibp2p.peerId.toString(), {
+      subscriptions: [], messages: [], control: { ihave: [], iwant: [{ messageIDs: ids }], graft: [], prune: [], idontwant: [] }
+    })
+    assert.ok(sent, 'the IWANT went out')
+    const large = (rpc: { messages: Array<{ data?: Uint8Array }> }): number => rpc.messages.filter(m => (m.data?.length ?? 0) > 500_000).length
+    const before = rpcs.length
+    // All five arrive (as duplicates, which b drops), in frames of at most 4 MiB: more than one.
+    await waitFor(() => rpcs.slice(before).reduce((n, rpc) => n + large(rpc), 0) === 5, {
+      timeout: 10_000,
+      message: `a's answer to the IWANT (got ${rpcs.slice(before).reduce((n, rpc) => n + large(rpc), 0)} of 5 messages)`
+    })
+    assert.ok(rpcs.slice(before).filter(rpc => large(rpc) > 0).length >= 2, 'the answer came in more than one RPC')
+    // And b keeps a as a gossip peer.
+    await a.put('iwant/after', new Uint8Array([1]), { ttl: 60_000 })
+    await waitFor(async () => await b.get('iwant/after'), { timeout: 10_000, message: 'a write after the IWANT answer reaches b by gossip' })
+    assert.ok(listener.getPeers().some(p => p.equals(aLibp2p.peerId)), 'b still has a as a gossip peer')
+  } finally {
+    listener.removeEventListener('message', onMessage)
+    hooked.handleReceivedRpc = handleReceivedRpc
   }
 })
 
