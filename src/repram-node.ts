@@ -174,8 +174,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     }
     const blocked = this.blocked
     const isBlocked = (peer: PeerId): boolean => blocked.has(peer.toString())
+    // A peer that refused this node lately is not dialled, by libp2p's reconnect queue either (see discovery/dialer.ts).
+    let refusing = (_peer: string): boolean => false
     const libp2p = await createNetwork(config, this.privateKey, {
-      denyDialPeer: isBlocked,
+      denyDialPeer: peer => isBlocked(peer) || refusing(peer.toString()),
       denyInboundEncryptedConnection: isBlocked,
       denyOutboundEncryptedConnection: isBlocked
     })
@@ -218,6 +220,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       isBlocked: id => blocked.has(id),
       mdns: libp2p.services.mdns as PeerDialerInit['mdns']
     })
+    refusing = peer => dialer.isRefusing(peer)
     try {
       await libp2p.start()
       gossip.start()

@@ -3,6 +3,12 @@
  * as a provider of a rendezvous CID derived from the network name, and looks
  * up the other providers, periodically. Found peers go to the dialer. The
  * DHT still needs one first peer (bootstrap or mDNS) to join the table.
+ *
+ * A provider record outlives its node (the DHT keeps it for hours), so a
+ * provider that could not be dialled is skipped for a backoff that starts
+ * at one round and doubles per failure up to `MAX_BACKOFF_MS`; a dial that
+ * connects ends it. Without it every node would dial every departed node
+ * every round.
  */
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -12,12 +18,21 @@ import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
 
 const ROUND_MS = 15_000
 const QUERY_TIMEOUT_MS = 10_000
+/** Longest wait before a provider that failed is dialled again, ms. */
+export const MAX_BACKOFF_MS = 30 * 60_000
+/** Failing providers remembered at most (beyond that the longest-quiet one is forgotten). */
+const MAX_BACKOFF_PEERS = 1_024
 
 export interface DhtRendezvousInit {
   libp2p: Libp2p
   network: string
   log: Logger
-  dial: (peer: PeerId) => Promise<unknown>
+  /** Dials a provider; resolves to whether it is connected. */
+  dial: (peer: PeerId) => Promise<boolean>
+  /** Time between two rounds (provide, then look up), ms. @default 15000 */
+  roundMs?: number
+  /** The first backoff of a provider that could not be dialled, ms. @default the round's */
+  backoffMs?: number
 }
 
 export async function rendezvousCid (network: string): Promise<CID> {
@@ -28,6 +43,8 @@ export async function rendezvousCid (network: string): Promise<CID> {
 export class DhtRendezvous {
   private readonly init: DhtRendezvousInit
   private shutdown?: AbortController
+  /** Providers whose last dial failed: the backoff after it, and when it ends (`performance.now()`). */
+  private readonly failed = new Map<string, { delayMs: number, until: number }>()
 
   constructor (init: DhtRendezvousInit) {
     this.init = init
@@ -42,6 +59,25 @@ export class DhtRendezvous {
   stop (): void {
     this.shutdown?.abort()
     this.shutdown = undefined
+    this.failed.clear()
+  }
+
+  /** Dials a provider unless it is backing off; a failure doubles its backoff, a connection ends it. */
+  private dialProvider (peer: PeerId): void {
+    const id = peer.toString()
+    if (performance.now() < (this.failed.get(id)?.until ?? 0)) return
+    this.init.dial(peer).then(connected => {
+      if (connected) {
+        this.failed.delete(id)
+        return
+      }
+      const last = this.failed.get(id)
+      const delayMs = last === undefined ? (this.init.backoffMs ?? this.init.roundMs ?? ROUND_MS) : Math.min(last.delayMs * 2, MAX_BACKOFF_MS)
+      this.failed.delete(id) // re-inserted: the first key is the longest-quiet provider
+      this.failed.set(id, { delayMs, until: performance.now() + delayMs })
+      if (this.failed.size > MAX_BACKOFF_PEERS) this.failed.delete(this.failed.keys().next().value!)
+      this.init.log('provider %s not reached: skipped for %d ms', id, delayMs)
+    }, () => {})
   }
 
   private async loop (signal: AbortSignal): Promise<void> {
@@ -57,13 +93,13 @@ export class DhtRendezvous {
         }
         try {
           for await (const provider of libp2p.contentRouting.findProviders(cid, { signal: querySignal })) {
-            if (!provider.id.equals(libp2p.peerId)) void this.init.dial(provider.id)
+            if (!provider.id.equals(libp2p.peerId)) this.dialProvider(provider.id)
           }
         } catch (err) {
           if (!signal.aborted) log('rendezvous lookup failed - %s', (err as Error).message)
         }
       }
-      await sleep(libp2p.getConnections().length > 0 ? ROUND_MS : 1000, signal)
+      await sleep(libp2p.getConnections().length > 0 ? this.init.roundMs ?? ROUND_MS : 1000, signal)
     }
   }
 }

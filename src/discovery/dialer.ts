@@ -26,15 +26,29 @@
  *   The start is short, so that retries come at 1.5, 4.5, 10.5, 22.5 s...
  *   after the first failure, between the redials of libp2p's reconnect
  *   queue (1, 3, 7, 15, 31 s after a drop) rather than on them. Any
- *   connection with the peer (a dial of ours succeeding, or the peer
- *   dialling us) resets its backoff. At most 1,024 failing peers are
+ *   connection with the peer that identify runs over (a dial of ours, or
+ *   the peer dialling us) resets its backoff. At most 1,024 failing peers are
  *   remembered; beyond that the one whose last failure is oldest is
  *   forgotten (its next announcement is dialled);
- * - keeps one loop per bootstrap address, and per address dialled through
- *   `keep` (a node's `dial()`), that dials with exponential backoff (0.25 s
- *   doubling up to 30 s) whenever that peer is not connected, for as long
- *   as the node runs: the order nodes start in does not matter, and a peer
- *   that was away is found again.
+ * - keeps one loop per bootstrap peer, and per peer dialled through `keep`
+ *   (a node's `dial()`), that dials it with exponential backoff (0.25 s
+ *   doubling up to 30 s) whenever it is not connected, for as long as the
+ *   node runs: the order nodes start in does not matter, and a peer that
+ *   was away is found again. A peer given with several addresses (IPv4 and
+ *   IPv6, a name and an address) is dialled at all of them at once.
+ *
+ * A dial counts as connected once identify has run over the connection
+ * (or it has stayed open for `IDENTIFY_WAIT_MS` without identify). A peer
+ * that closes a connection before identify ran on it is refusing this node:
+ * a node that blocked it does exactly that, after the handshake, the first
+ * point where it knows who is dialling. The connection looked open, so
+ * without this check every loop above, and libp2p's reconnect queue, would
+ * see a success and dial again at once, dozens of handshakes a second for
+ * as long as both run. Instead the peer's `KEEP_ALIVE` tag is removed and
+ * no dial to it is made (the connection gater refuses them, libp2p's own
+ * included) for a backoff that starts at 1.5 s and doubles per refusal up
+ * to 60 s. A connection with the peer that gets identified (the peer
+ * dialling this node after unblocking it, say) ends the backoff.
  *
  * Failures are logged and counted, never thrown.
  */
@@ -42,7 +56,7 @@ import { KEEP_ALIVE } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { sleep } from '../util/sleep.ts'
-import type { Libp2p, Logger, PeerId, PeerInfo, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Libp2p, Logger, PeerId, PeerInfo, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Counters } from '../replication/counters.ts'
 
@@ -55,14 +69,20 @@ const DISCOVERED_ATTEMPTS = 16
 export const ANNOUNCED_BACKOFF_MIN_MS = 1_500
 /** The announcement backoff doubles per consecutive failure up to this, ms. */
 export const ANNOUNCED_BACKOFF_MAX_MS = 60_000
-/** Peers with an announcement backoff that are remembered at most (the longest-quiet one is dropped). */
+/** Peers with a backoff (of either kind) that are remembered at most (the longest-quiet one is dropped). */
 const MAX_BACKOFF_PEERS = 1_024
+/** No dial to a peer for this long after it first closed a connection before identify, ms. */
+export const REFUSED_BACKOFF_MIN_MS = 1_500
+/** The refusal backoff doubles per refusal up to this, ms. */
+export const REFUSED_BACKOFF_MAX_MS = 60_000
+/** How long a dial waits for identify over its new connection before counting it as connected anyway, ms. */
+const IDENTIFY_WAIT_MS = 5_000
 
-/** Backoff of the announcement-driven dials of one peer. */
-interface AnnouncedBackoff {
+/** A peer's backoff: announcement-driven dials after failures, or every dial after refusals. */
+interface Backoff {
   /** The backoff after the last failure, ms. */
   delayMs: number
-  /** Announcements before this time (`performance.now()`, ms) are skipped. */
+  /** Nothing is dialled before this time (`performance.now()`, ms). */
   until: number
 }
 
@@ -85,10 +105,16 @@ export class PeerDialer {
   private shutdown?: AbortController
   private readonly dialing = new Set<string>()
   private readonly retrying = new Set<string>()
-  /** Peer ids with a loop keeping them connected (bootstrap addresses, `keep`). */
-  private readonly kept = new Set<string>()
+  /** Peer ids with a loop keeping them connected (bootstrap addresses, `keep`), and the addresses it dials. */
+  private readonly kept = new Map<string, Multiaddr[]>()
   /** Peers whose last announcement-driven dial failed, oldest failure first. */
-  private readonly backoff = new Map<string, AnnouncedBackoff>()
+  private readonly backoff = new Map<string, Backoff>()
+  /** Peers that closed a connection before identify ran on it, oldest refusal first. */
+  private readonly refused = new Map<string, Backoff>()
+  /** Connections identify has run over. */
+  private readonly identified = new WeakSet<Connection>()
+  /** Dials waiting to learn whether their new connection gets identified or closes first. */
+  private readonly settling = new Map<Connection, Array<(identified: boolean) => void>>()
 
   constructor (init: PeerDialerInit) {
     this.init = init
@@ -97,55 +123,80 @@ export class PeerDialer {
   start (): void {
     if (this.shutdown !== undefined) return
     this.shutdown = new AbortController()
-    this.init.libp2p.addEventListener('peer:discovery', this.onDiscovery)
-    this.init.libp2p.addEventListener('peer:connect', this.onConnect)
+    const { libp2p } = this.init
+    libp2p.addEventListener('peer:discovery', this.onDiscovery)
+    libp2p.addEventListener('peer:identify', this.onIdentify)
+    libp2p.addEventListener('connection:close', this.onClose)
     this.init.mdns?.addEventListener('peer', this.onAnnounced)
     for (const addr of this.init.bootstrap) this.keep(multiaddr(addr))
   }
 
   stop (): void {
     if (this.shutdown === undefined) return
-    this.init.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
-    this.init.libp2p.removeEventListener('peer:connect', this.onConnect)
+    const { libp2p } = this.init
+    libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    libp2p.removeEventListener('peer:identify', this.onIdentify)
+    libp2p.removeEventListener('connection:close', this.onClose)
     this.init.mdns?.removeEventListener('peer', this.onAnnounced)
     this.shutdown.abort()
     this.shutdown = undefined
+    for (const waiters of this.settling.values()) for (const done of waiters) done(false)
+    this.settling.clear()
     this.kept.clear()
     this.backoff.clear()
+    this.refused.clear()
   }
 
   /**
    * Keeps the peer at `addr` (ending in `/p2p/<id>`) connected for as long
    * as the node runs, as a bootstrap address is: redialled with backoff
-   * whenever it is not. One loop per peer.
+   * whenever it is not. One loop per peer; another address of a kept peer
+   * is added to the addresses its loop dials.
    */
   keep (addr: Multiaddr): void {
     const signal = this.shutdown?.signal
     const id = peerIdOf(addr)
-    if (signal === undefined || id === undefined || this.kept.has(id)) return
-    this.kept.add(id)
-    this.keepLoop(addr, id, signal).catch(err => {
+    if (signal === undefined || id === undefined) return
+    const addrs = this.kept.get(id)
+    if (addrs !== undefined) {
+      if (!addrs.some(a => a.equals(addr))) addrs.push(addr)
+      return
+    }
+    const list = [addr]
+    this.kept.set(id, list)
+    this.keepLoop(list, id, signal).catch(err => {
       this.init.counters.backgroundErrors++
       this.init.log.error('the loop keeping %s connected ended - %e', addr, err)
     })
   }
 
-  /** Dials `peer` (by id, addresses from the peer store) unless connected or already dialling. */
-  async dial (peer: PeerId | Multiaddr, keepAlive = true): Promise<boolean> {
+  /** Dials `peer` (by id, addresses from the peer store) unless connected, already dialling, or refused lately. */
+  async dial (peer: PeerId | Multiaddr | Multiaddr[], keepAlive = true): Promise<boolean> {
     return await this.attempt(peer, keepAlive) === 'connected'
   }
 
-  private async attempt (peer: PeerId | Multiaddr, keepAlive = true): Promise<DialOutcome> {
+  /** Whether `peerId` refused a connection lately: no dial to it until its backoff ends (for the connection gater). */
+  isRefusing (peerId: string): boolean {
+    return performance.now() < (this.refused.get(peerId)?.until ?? 0)
+  }
+
+  private async attempt (peer: PeerId | Multiaddr | Multiaddr[], keepAlive = true): Promise<DialOutcome> {
     const { libp2p, counters, log } = this.init
     const signal = this.shutdown?.signal
     if (signal === undefined || signal.aborted) return 'skipped'
-    const id = isPeerId(peer) ? peer.toString() : peerIdOf(peer)
-    if (id === undefined || id === libp2p.peerId.toString() || this.init.isBlocked(id)) return 'skipped'
+    const id = isPeerId(peer) ? peer.toString() : peerIdOf(Array.isArray(peer) ? peer[0] : peer)
+    if (id === undefined || id === libp2p.peerId.toString() || this.init.isBlocked(id) || this.isRefusing(id)) return 'skipped'
     if (libp2p.getConnections(peerIdFromString(id)).length > 0) return 'connected'
     if (this.dialing.has(id)) return 'skipped'
     this.dialing.add(id)
     try {
-      await libp2p.dial(peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+      const connection = await libp2p.dial(peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+      if (!await this.settle(connection, signal)) {
+        if (signal.aborted) return 'skipped'
+        counters.dialFailures++
+        log('%s closed the connection before identify (refusing this node?)', id)
+        return 'failed'
+      }
       this.backoff.delete(id)
       if (keepAlive) {
         await libp2p.peerStore.merge(peerIdFromString(id), { tags: { [KEEP_ALIVE]: { value: 1 } } }).catch(() => {})
@@ -161,11 +212,58 @@ export class PeerDialer {
     }
   }
 
+  /**
+   * Resolves once `connection` is identified (true) or closed (false), or
+   * after `IDENTIFY_WAIT_MS` to whether it is still open.
+   */
+  private async settle (connection: Connection, signal: AbortSignal): Promise<boolean> {
+    if (this.identified.has(connection)) return true
+    if (connection.status !== 'open') return false
+    return await new Promise<boolean>(resolve => {
+      const done = (identified: boolean): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+        const waiters = this.settling.get(connection)?.filter(w => w !== done) ?? []
+        if (waiters.length > 0) this.settling.set(connection, waiters)
+        else this.settling.delete(connection)
+        resolve(identified)
+      }
+      const onAbort = (): void => { done(false) }
+      const timer = setTimeout(() => { done(connection.status === 'open') }, IDENTIFY_WAIT_MS)
+      signal.addEventListener('abort', onAbort)
+      this.settling.set(connection, [...(this.settling.get(connection) ?? []), done])
+    })
+  }
+
+  /** Identify ran over a connection: the peer is not refusing this node, and its announcements are dialled at once again after a later drop. */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const { connection, peerId } = evt.detail
+    this.identified.add(connection)
+    this.backoff.delete(peerId.toString())
+    this.refused.delete(peerId.toString())
+    for (const done of this.settling.get(connection) ?? []) done(true)
+  }
+
+  /** A connection closed: if before identify ran on it, and not by our own block, the peer is refusing this node. */
+  private readonly onClose = (evt: CustomEvent<Connection>): void => {
+    const connection = evt.detail
+    for (const done of this.settling.get(connection) ?? []) done(false)
+    const id = connection.remotePeer.toString()
+    if (this.shutdown === undefined || this.identified.has(connection) || this.init.isBlocked(id)) return
+    const last = this.refused.get(id)
+    const delayMs = last === undefined ? REFUSED_BACKOFF_MIN_MS : Math.min(last.delayMs * 2, REFUSED_BACKOFF_MAX_MS)
+    remember(this.refused, id, { delayMs, until: performance.now() + delayMs })
+    this.init.log('%s closed a connection before identify: no dial to it for %d ms', id, delayMs)
+    // Else libp2p's reconnect queue redials it on the disconnect, and again on the next.
+    this.init.libp2p.peerStore.merge(connection.remotePeer, { tags: { [KEEP_ALIVE]: undefined } }).catch(() => {})
+  }
+
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     const { id, multiaddrs } = evt.detail
     this.init.log('discovered %p at %a', id, multiaddrs)
     const signal = this.shutdown?.signal
-    if (signal === undefined) return
+    // A kept peer (a bootstrap address, say) has its own loop; that it entered the peer store is no news.
+    if (signal === undefined || this.kept.has(id.toString())) return
     this.retryDiscovered(id, signal).catch(err => {
       this.init.counters.backgroundErrors++
       this.init.log.error('dialling discovered peer %p failed - %e', id, err)
@@ -191,20 +289,12 @@ export class PeerDialer {
     })
   }
 
-  /** Any connection with a peer, ours or its own: its announcements are dialled at once again after a later drop. */
-  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
-    this.backoff.delete(evt.detail.toString())
-  }
-
   /** Records a failed announcement-driven dial of `id`: the next backoff is the last one doubled, within bounds. */
   private backOff (id: string): void {
     if (this.shutdown === undefined || this.init.libp2p.getConnections(peerIdFromString(id)).length > 0) return
     const last = this.backoff.get(id)
     const delayMs = last === undefined ? ANNOUNCED_BACKOFF_MIN_MS : Math.min(last.delayMs * 2, ANNOUNCED_BACKOFF_MAX_MS)
-    // Re-inserted, so the map stays in order of last failure and the first key is the longest-quiet peer.
-    this.backoff.delete(id)
-    this.backoff.set(id, { delayMs, until: performance.now() + delayMs })
-    if (this.backoff.size > MAX_BACKOFF_PEERS) this.backoff.delete(this.backoff.keys().next().value!)
+    remember(this.backoff, id, { delayMs, until: performance.now() + delayMs })
     this.init.log('announcements of %s skipped for %d ms', id, delayMs)
   }
 
@@ -228,14 +318,15 @@ export class PeerDialer {
     }
   }
 
-  private async keepLoop (addr: Multiaddr, id: string, signal: AbortSignal): Promise<void> {
+  /** Dials the peer `id` at `addrs` (which `keep` may add to) whenever it is not connected. */
+  private async keepLoop (addrs: Multiaddr[], id: string, signal: AbortSignal): Promise<void> {
     const peerId = peerIdFromString(id)
     let delay = BACKOFF_MIN_MS
     while (!signal.aborted) {
       const connected = this.init.libp2p.getConnections(peerId).length > 0
       if (connected) {
         delay = BACKOFF_MIN_MS
-      } else if (!(await this.dial(addr))) {
+      } else if (!(await this.dial(addrs.length === 1 ? addrs[0] : [...addrs]))) {
         delay = Math.min(delay * 2, BACKOFF_MAX_MS)
       } else {
         delay = BACKOFF_MIN_MS
@@ -245,10 +336,17 @@ export class PeerDialer {
   }
 }
 
+/** Sets `map[id]`, re-inserted so that the map stays in order of last update (its first key the longest-quiet peer), and bounded. */
+function remember (map: Map<string, Backoff>, id: string, backoff: Backoff): void {
+  map.delete(id)
+  map.set(id, backoff)
+  if (map.size > MAX_BACKOFF_PEERS) map.delete(map.keys().next().value!)
+}
+
 function peerIdOf (addr: Multiaddr): string | undefined {
   return addr.getComponents().findLast(c => c.name === 'p2p')?.value
 }
 
-function isPeerId (x: PeerId | Multiaddr): x is PeerId {
+function isPeerId (x: PeerId | Multiaddr | Multiaddr[]): x is PeerId {
   return typeof (x as PeerId).toMultihash === 'function'
 }

@@ -10,6 +10,10 @@ import { createServer } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { AddressInfo } from 'node:net'
 import { waitFor } from '../helpers/wait.ts'
+import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { DhtRendezvous } from '../../src/discovery/dht-rendezvous.ts'
+import type { Libp2p } from '@libp2p/interface'
 
 const test = suite('discovery, private swarms and identity')
 const started: RepramNode[] = []
@@ -35,6 +39,48 @@ test('bootstrap keeps retrying until the bootstrap peer comes up', async () => {
     await waitFor(async () => text((await late.get('waiting'))?.value) === 'for a friend')
   } finally {
     await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('a bootstrap peer given at several addresses is reached at a working one, whichever comes first', async () => {
+  const a = await startNode()
+  started.push(a)
+  // A port with nothing listening on it, under a's peer id.
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const deadPort = (server.address() as AddressInfo).port
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  const dead = `/ip4/127.0.0.1/tcp/${deadPort}/p2p/${a.peerId}`
+  const b = await startNode({ bootstrap: [dead, a.multiaddrs[0]] })
+  started.push(b)
+  await waitFor(() => b.peers.includes(a.peerId), { timeout: 10_000, message: 'b to reach a at its second address' })
+})
+
+test('a blocked peer that keeps a connected (bootstrap, dial) backs off instead of redialling at once, and is back at once when unblocked', async () => {
+  const a = await startNode()
+  const b = await startNode({ bootstrap: [a.multiaddrs[0]] })
+  started.push(a, b)
+  await waitFor(() => a.peers.includes(b.peerId) && b.peers.includes(a.peerId), { message: 'a and b to connect' })
+  // Connections b opens to a, as b sees them: a closes each one right after the handshake.
+  const opened: number[] = []
+  const bLibp2p = (b as unknown as { running: { libp2p: Libp2p } }).running.libp2p
+  const onOpen = (evt: CustomEvent<{ remotePeer: { toString: () => string } }>): void => {
+    if (evt.detail.remotePeer.toString() === a.peerId) opened.push(performance.now())
+  }
+  bLibp2p.addEventListener('connection:open', onOpen as any)
+  try {
+    await a.blockPeer(b.peerId)
+    const blockedAt = performance.now()
+    // Watch b for 4 s: libp2p's reconnect queue and b's bootstrap loop both redial a. Before the
+    // backoff, each connection looked open, so both redialled at once: hundreds of handshakes here.
+    await waitFor(() => performance.now() - blockedAt >= 4_000, { timeout: 10_000, interval: 100 })
+    assert.ok(opened.length <= 6, `${opened.length} connections from b in 4 s`)
+    assert.ok(b.stats().counters.dialFailures >= 1, 'the refused dials are counted as failures')
+    assert.not.ok(b.peers.includes(a.peerId))
+    a.unblockPeer(b.peerId)
+    await waitFor(() => a.peers.includes(b.peerId) && b.peers.includes(a.peerId), { timeout: 5_000, message: 'a and b to connect again once unblocked' })
+  } finally {
+    bLibp2p.removeEventListener('connection:open', onOpen as any)
   }
 })
 
@@ -78,6 +124,32 @@ test('the DHT rendezvous connects peers that only knew a common bootstrap node',
   const c = await startNode({ dht: true, bootstrap: [hub.multiaddrs[0]] })
   started.push(b, c)
   await waitFor(() => b.peers.includes(c.peerId) && c.peers.includes(b.peerId), { timeout: 45_000, message: 'b and c to find each other through the DHT' })
+
+  // A provider that cannot be dialled (one that left: its record outlives it) is dialled with a
+  // growing backoff, not every round. A rendezvous on b with rounds of 200 ms, whose dials of the
+  // hub (a provider every lookup finds) fail.
+  const unreachable = peerIdFromString(hub.peerId)
+  const dials: number[] = []
+  const rendezvous = new DhtRendezvous({
+    libp2p: (b as unknown as { running: { libp2p: Libp2p } }).running.libp2p,
+    network: b.config.network,
+    log: logger('test:dht'),
+    roundMs: 200,
+    dial: async (peer) => {
+      if (!peer.equals(unreachable)) return true
+      dials.push(performance.now())
+      return false
+    }
+  })
+  rendezvous.start()
+  try {
+    await waitFor(() => dials.length >= 4, { timeout: 20_000, message: `four dials of the unreachable provider (got ${dials.length})` })
+    const gaps = dials.slice(1, 4).map((t, i) => t - dials[i])
+    assert.ok(gaps[0] >= 190, `the first retry waits one backoff (gaps ${gaps.map(Math.round).join(', ')} ms)`)
+    assert.ok(gaps[2] >= 790 && gaps[2] >= 2 * gaps[0], `the backoff doubles (gaps ${gaps.map(Math.round).join(', ')} ms)`)
+  } finally {
+    rendezvous.stop()
+  }
 })
 
 test('dial() refuses what is not a peer address with InvalidArgumentError, and dials one that is', async () => {
