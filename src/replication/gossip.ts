@@ -15,8 +15,10 @@
  * the message `Reject`ed (not delivered, not forwarded, and the sender's
  * score drops). Records are then judged one by one: one that is oversized
  * for this node, has a version from the future, an expiry beyond `maxTtl`
- * + skew, a key with control characters, or expired in transit is dropped
- * and counted. A message with a record that broke a rule every node holds
+ * + skew, or a key with control characters is dropped and counted. One that
+ * expired in transit is still applied (it supersedes an older version held
+ * here, which must go too), but a message with nothing live in it is not
+ * passed on. A message with a record that broke a rule every node holds
  * to (a key with control characters) is rejected whole: forwarded, it would
  * cost the relay its score wherever the rest is refused. A message left with
  * nothing acceptable otherwise is ignored (neither delivered nor forwarded),
@@ -238,26 +240,33 @@ export class GossipReplicator {
     }
     if (message.kind === Kind.RECORDS) {
       // Each record is judged on its own: one this node cannot take (its
-      // limits may be smaller than the writer's, or it expired in transit)
-      // does not cost the others.
+      // limits may be smaller than the writer's) does not cost the others.
+      // One that expired in transit (or by a clock a little ahead of the
+      // writer's) is still a newer version: it goes to the store, which
+      // removes an older value it supersedes (leaving a marker while that
+      // value could live elsewhere) and keeps nothing else.
       const now = clock()
       const accepted: WireRecord[] = []
+      let expired: WireRecord[] | undefined
       let foul = 0
       for (const rec of message.records) {
         const verdict = checkRecord(rec, now, bounds)
         if (verdict === 'ok') { accepted.push(rec); continue }
+        if (verdict === 'expired') { (expired ??= []).push(rec); continue }
         counters.rejected++
-        if (verdict !== 'expired') {
-          if (breaksProtocol(verdict)) foul++
-          log('dropped record "%s" from %p: %s', rec.key, from, verdict)
-        }
+        if (breaksProtocol(verdict)) foul++
+        log('dropped record "%s" from %p: %s', rec.key, from, verdict)
       }
       // A record no honest node sends rejects the whole message (forwarded, it
-      // would cost the honest relay its score wherever the rest is refused);
-      // a message left with nothing to store is dropped at no cost to its sender.
+      // would cost the relay its score wherever the rest is refused). A
+      // message with nothing live is not passed on (its values are past
+      // their time), at no cost to its sender; what it supersedes here goes.
       if (foul > 0) return TopicValidatorResult.Reject
-      if (accepted.length === 0) return TopicValidatorResult.Ignore
-      message.records = accepted
+      if (accepted.length === 0) {
+        if (expired !== undefined) this.deliver(expired)
+        return TopicValidatorResult.Ignore
+      }
+      message.records = expired === undefined ? accepted : accepted.concat(expired)
     } else if (message.kind !== Kind.ACKS) {
       counters.rejected++
       log('rejected a message of kind %d from %p on the gossip topic', message.kind, from)
@@ -285,16 +294,26 @@ export class GossipReplicator {
       try { message = decodeMessage(msg.data, this.init.limits) } catch { return }
       if (message.kind === Kind.RECORDS) {
         const now = this.init.clock()
-        if (message.records.some(r => checkRecord(r, now, this.init.bounds) !== 'ok')) return
+        if (message.records.some(r => { const v = checkRecord(r, now, this.init.bounds); return v !== 'ok' && v !== 'expired' })) return
       }
     }
     this.init.counters.gossipReceived++
-    try {
-      if (message.kind === Kind.RECORDS) {
-        if (message.records.length > 0) this.init.onRecords(message.records, 'gossip')
-      } else if (message.kind === Kind.ACKS) {
+    if (message.kind === Kind.RECORDS) {
+      if (message.records.length > 0) this.deliver(message.records)
+    } else if (message.kind === Kind.ACKS) {
+      try {
         this.init.onAcks(message.acker, message.acks)
+      } catch (err) {
+        this.init.counters.backgroundErrors++
+        this.init.log.error('applying a gossip message failed - %e', err)
       }
+    }
+  }
+
+  /** Hands records to the node; a failure is counted and logged, never thrown into gossipsub. */
+  private deliver (records: WireRecord[]): void {
+    try {
+      this.init.onRecords(records, 'gossip')
     } catch (err) {
       this.init.counters.backgroundErrors++
       this.init.log.error('applying a gossip message failed - %e', err)

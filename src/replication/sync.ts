@@ -261,10 +261,13 @@ export class SyncProtocol {
       const fresh: WireRecord[] = []
       for (const rec of msg.records) {
         const verdict = checkRecord(rec, now, this.init.bounds)
-        if (verdict === 'ok') {
+        // An expired record (a round is slow, or this clock a little ahead of
+        // the sender's) still supersedes an older version held here: the
+        // store removes that and keeps nothing else.
+        if (verdict === 'ok' || verdict === 'expired') {
           fresh.push(rec)
           received?.add(rec)
-        } else if (verdict !== 'expired') {
+        } else {
           // Dropped alone: a record this node cannot take must not stall every later round.
           this.init.counters.rejected++
           this.init.log('dropped synced record "%s" from %p: %s', rec.key, peer, verdict)

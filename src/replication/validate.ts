@@ -29,8 +29,10 @@ export function breaksProtocol (verdict: string): boolean {
 
 /**
  * `'ok'`, `'expired'`, or the reason the record is not acceptable here.
- * Either way a record that is not `'ok'` is dropped and counted on its own;
- * the rest of its message or sync frame still counts.
+ * A record with a reason is dropped and counted on its own; the rest of its
+ * message or sync frame still counts. An expired one is applied all the
+ * same: as a newer version it removes an older one the node may hold (the
+ * store keeps no expired value, only a marker while it is needed).
  */
 export function checkRecord (rec: StoreRecord, now: number, bounds: RecordBounds): 'ok' | 'expired' | string {
   const horizon = now + bounds.maxTtl + bounds.maxClockSkew

@@ -409,9 +409,12 @@ export class MemoryStore {
   records (wanted?: Uint8Array): Generator<StoreRecord>
   records (wanted: Uint8Array | undefined, pauseEvery: number): Generator<StoreRecord | undefined>
   * records (wanted?: Uint8Array, pauseEvery = Infinity): Generator<StoreRecord | undefined> {
-    const now = this.clock()
+    let now = this.clock()
     for (let slot = 0; slot < this.nextSlot; slot++) {
-      if (slot > 0 && slot % pauseEvery === 0) yield undefined
+      if (slot > 0 && slot % pauseEvery === 0) {
+        yield undefined
+        now = this.clock()
+      }
       if (this.keyAt(slot) === undefined) continue
       if (wanted !== undefined && wanted[bucketOf(hashString(this.keyAt(slot)!, 0))] === 0) continue
       if (this.meta[M * slot] <= now) {

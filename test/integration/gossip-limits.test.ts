@@ -12,7 +12,7 @@ import { logger } from '@libp2p/logger'
 import { encodeRecords, decodeMessage, Kind, MAX_ACKS_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE } from '../../src/replication/codec.ts'
 import { GossipReplicator } from '../../src/replication/gossip.ts'
 import { newCounters } from '../../src/replication/counters.ts'
-import { startCluster, stopAll, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
+import { startCluster, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
 import { waitFor } from '../helpers/wait.ts'
 import type { RepramNode } from '../../src/index.ts'
 import type { Message, WireRecord } from '../../src/replication/codec.ts'
@@ -61,7 +61,7 @@ test('the validator: records this node cannot take are ignored, a key no node ta
   const validate = (records: WireRecord[]): TopicValidatorResult => internals(a).running.gossip.validate(from, { data: encodeRecords(records) })
   const before = a.stats().counters.rejected
 
-  // A message whose records have all expired carries nothing: not delivered, not forwarded, no penalty.
+  // A message whose records have all expired is not passed on, at no cost to its sender.
   const expired = Array.from({ length: 1000 }, (_, i) => record({ key: `gone/${i}`, wall: 1, expiresAt: 2 }))
   assert.is(validate(expired), TopicValidatorResult.Ignore)
   // A key no node accepts costs the sender.
@@ -79,7 +79,26 @@ test('the validator: records this node cannot take are ignored, a key no node ta
   // More records than any honest message holds: refused before they are looked at.
   const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, (_, i) => record({ key: `m${i}`, value: null }))
   assert.is(validate(many), TopicValidatorResult.Reject)
-  assert.is(a.stats().counters.rejected - before, 1000 + 1 + 1 + 1 + 1 + (1 + 3) + (1 + 3) + 1, 'every dropped record and the undecodable message counted')
+  assert.is(a.stats().counters.rejected - before, 1 + 1 + 1 + 1 + 1 + 1 + 1, 'every dropped record and the undecodable message counted, expired ones not')
+})
+
+test('a newer version that expired in transit still removes the older value it supersedes', async () => {
+  const [a, b] = nodes
+  const from = internals(b).running.libp2p.peerId
+  const validate = (records: WireRecord[]): TopicValidatorResult => internals(a).running.gossip.validate(from, { data: encodeRecords(records) })
+  // a holds v1, long-lived; v2 is newer and comes in expired (its writer's clock a little behind, say).
+  await a.put('limits/superseded', 'v1', { ttl: 60_000 })
+  const v1 = a.getSync('limits/superseded')!
+  const markers = a.stats().tombstones
+  const v2 = record({ key: 'limits/superseded', wall: v1.createdAt + 1, expiresAt: Date.now() - 1, origin: b.peerId })
+  assert.is(validate([v2]), TopicValidatorResult.Ignore, 'nothing live to pass on')
+  assert.is(a.getSync('limits/superseded'), undefined, 'v1 is gone: v2 superseded it')
+  assert.is(a.stats().tombstones, markers + 1, 'a marker keeps v1 from coming back while it could live elsewhere')
+  // An expired record older than what is held changes nothing.
+  await a.put('limits/kept', 'v1', { ttl: 60_000 })
+  const kept = a.getSync('limits/kept')!
+  assert.is(validate([record({ key: 'limits/kept', wall: kept.createdAt - 1, expiresAt: Date.now() - 1, origin: b.peerId })]), TopicValidatorResult.Ignore)
+  assert.is(text(a.getSync('limits/kept')?.value), 'v1')
 })
 
 test('a replicated key with a control character is never stored (it could be neither read nor deleted here), nor the message that carried it', async () => {

@@ -25,6 +25,29 @@ async function partition (a: RepramNode, b: RepramNode): Promise<() => void> {
   return () => { a.unblockPeer(b.peerId); b.unblockPeer(a.peerId) }
 }
 
+test('a newer version that reaches a node already expired (its writer\'s clock 5 s behind) still removes the older value there, by gossip and by sync', async () => {
+  const b = await startNode({ syncInterval: 0 })
+  const a = await startNode({ syncInterval: 0, bootstrap: [b.multiaddrs[0]], clock: () => Date.now() - 5_000 })
+  started.push(a, b)
+  await waitForPeers([b, a])
+  await waitForGossip(b, [b, a])
+  // c, apart from them for now, writes an older version first.
+  const c = await startNode({ syncInterval: 0 })
+  started.push(c)
+  await c.put('behind', 'v0, long-lived', { ttl: 60_000 })
+  await b.put('behind', 'v1, long-lived', { ttl: 60_000 })
+  await waitFor(() => text(a.getSync('behind')?.value) === 'v1, long-lived', { message: 'a to get v1' })
+  // a's clock has seen v1, so v2 is newer; by b's clock it expired 2 s before it was written.
+  await a.put('behind', 'v2, 3 s', { ttl: 3_000 })
+  await waitFor(() => b.getSync('behind') === undefined, { timeout: 5_000, message: 'v2 to remove v1 on b' })
+  assert.ok(b.stats().tombstones >= 1, 'b keeps a marker while v1 could live elsewhere')
+  // Sync carries it the same way: c catches up from a.
+  assert.ok(await c.dial(a.multiaddrs[0]), 'c dials a')
+  await waitFor(() => c.peers.includes(a.peerId), { message: 'a and c connected' })
+  assert.ok(await c.syncWith(a.peerId), 'a round between a and c')
+  assert.is(c.getSync('behind'), undefined, 'v2 superseded c\'s v0 too')
+})
+
 test('a late joiner gets every live entry, markers included', async () => {
   const [a, b] = await cluster(2)
   for (let i = 0; i < 500; i++) await (i % 2 === 0 ? a : b).put(`item/${i}`, `value ${i}`, { ttl: 60_000 })

@@ -219,6 +219,17 @@ test('records(wanted, pauseEvery): the same records, with a pause after every pa
   assert.equal(items.filter(r => r !== undefined), [...store.records(wanted)])
 })
 
+test('records(wanted, pauseEvery): the clock is read again after each pause, so what expired during one is not sent as live', () => {
+  const { store } = makeStore()
+  for (let i = 0; i < 10; i++) store.apply(put(`key-${i}`, 'v', { expiresAt: 500 }))
+  const seen: string[] = []
+  for (const rec of store.records(undefined, 5)) {
+    if (rec === undefined) { now = 600; continue } // the values expire during the pause
+    seen.push(rec.key)
+  }
+  assert.is(seen.length, 5, `only the slots read before the pause: ${seen.join(', ')}`)
+})
+
 // --- last writer wins --------------------------------------------------------
 
 test('LWW: a newer version wins (later wall, then higher counter, then higher origin)', () => {

@@ -1,6 +1,7 @@
 /**
  * checkRecord: the verdict on a record received from a peer. `'ok'`,
- * `'expired'` (harmless, dropped), or the reason it is invalid: a version
+ * `'expired'` (applied all the same: it may supersede an older version
+ * held here; the store keeps no expired value), or the reason it is invalid: a version
  * from too far in the future, an expiry or guard beyond maxTtl + skew, or a
  * TTL longer than maxTtl (+ skew).
  */
