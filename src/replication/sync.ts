@@ -47,6 +47,8 @@ const MAX_FRAME_BYTES = 4 * 1024 * 1024
 const SCAN_SLICE = 16_384
 /** Most keys an initiator remembers per round as already held by the peer (see `RoundVersions`). */
 const MAX_REMEMBERED = 1_000_000
+/** Most memory those notes take, bytes (about 350,000 keys of 16 bytes). */
+const MAX_REMEMBERED_BYTES = 64 * 1024 * 1024
 /**
  * Most bytes received and not yet read on a sync stream. Frames arrive as
  * fast as the network carries them, and while one is being applied the
@@ -194,7 +196,7 @@ export class SyncProtocol {
       if (want.kind !== Kind.WANT) throw new InvalidMessageError(`expected WANT, got kind ${want.kind}`)
       const wanted = bucketMask(want.buckets)
       // What the responder just sent need not travel back: remember its versions.
-      const received = new RoundVersions(MAX_REMEMBERED)
+      const received = new RoundVersions(MAX_REMEMBERED, MAX_REMEMBERED_BYTES)
       await this.receiveRecords(lp, peer, round, received)
       await this.sendRecords(lp, wanted, round, received)
       await stream.close({ signal: round.signal })

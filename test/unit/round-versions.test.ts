@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { RoundVersions } from '../../src/replication/round-versions.ts'
+import { RoundVersions, NOTE_BYTES } from '../../src/replication/round-versions.ts'
 
 type Noted = { key: string, wall: number, counter: number, origin: string, expiresAt: number, guardUntil: number }
 const v = (key: string, wall: number, counter = 0, origin = 'A', expiresAt = 1000, guardUntil = 0): Noted => ({ key, wall, counter, origin, expiresAt, guardUntil })
@@ -54,6 +54,20 @@ test('notes at most `max` keys; past that, keys are not noted (they are sent bac
   assert.not.ok(seen.has(v('k3', 3)))
   seen.add(v('k1', 100)) // a key already noted still takes a newer version
   assert.ok(seen.has(v('k1', 100)))
+})
+
+test('bounded by bytes as well as by keys: past either, nothing more is noted', () => {
+  const key = (i: number): string => `key-${String(i).padStart(12, '0')}` // 16 code units
+  const seen = new RoundVersions(1_000_000, 10 * (NOTE_BYTES + 32))
+  for (let i = 0; i < 100; i++) seen.add(v(key(i), 5))
+  assert.is(seen.size, 10)
+  assert.ok(seen.has(v(key(9), 5)))
+  assert.not.ok(seen.has(v(key(10), 5)), 'past the byte bound')
+  seen.add(v(key(3), 6)) // a key already noted is updated in place, at no cost
+  assert.ok(seen.has(v(key(3), 6)))
+  const few = new RoundVersions(3)
+  for (let i = 0; i < 10; i++) few.add(v(key(i), 5))
+  assert.is(few.size, 3, 'past the key bound')
 })
 
 test.run()
