@@ -429,7 +429,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const prefix = opts.prefix ?? ''
     const signal = opts.signal
     throwIfAborted(signal)
-    this.requireRunning()
+    // The run it watches: a stop ends the loop even when the node was started again before the loop looked.
+    const running = this.requireRunning()
     const queue: Change[] = []
     let wake: (() => void) | undefined
     let overflow = false
@@ -446,7 +447,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.watchers.add(onAbort)
     try {
       for (;;) {
-        if (signal?.aborted === true || this.running === undefined) return
+        if (signal?.aborted === true || this.running !== running) return
         if (overflow) throw new WatchOverflowError(WATCH_BUFFER)
         const next = queue.shift()
         if (next !== undefined) { yield next; continue }
@@ -478,9 +479,13 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * Disconnects `peerId` and refuses connections with it until `unblockPeer`;
    * its confirmations of quorum writes stop counting. Its writes relayed by
    * other peers are still applied, as on every other node (last writer wins
-   * the same way everywhere).
+   * the same way everywhere). A node it keeps connected (a bootstrap peer, a
+   * `dial()`) backs off from this one, up to a dial a minute (see
+   * discovery/dialer.ts). Anything but a peer id is refused with
+   * `InvalidArgumentError`.
    */
   async blockPeer (peerId: string): Promise<void> {
+    peerId = canonicalPeerId(peerId, 'blockPeer')
     this.blocked.add(peerId)
     const libp2p = this.running?.libp2p
     if (libp2p === undefined) return
@@ -489,11 +494,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   /** Allows connections with `peerId` again, and dials it at once from the addresses known for it. */
   unblockPeer (peerId: string): void {
+    peerId = canonicalPeerId(peerId, 'unblockPeer')
     if (!this.blocked.delete(peerId)) return
     // Dial it again now, from the addresses known for it, rather than at the next announcement or retry.
-    let id: PeerId
-    try { id = peerIdFromString(peerId) } catch { return }
-    void this.running?.dialer.dial(id)
+    void this.running?.dialer.dial(peerIdFromString(peerId))
   }
 
   /**
@@ -758,4 +762,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const peer = running.libp2p.getConnections().find(c => c.remotePeer.toString() === pick)?.remotePeer
     if (peer !== undefined) void running.sync.sync(peer)
   }
+}
+
+/** `peerId` in the one text form peer ids are compared in; `InvalidArgumentError` when it is not a peer id. */
+function canonicalPeerId (peerId: unknown, call: string): string {
+  if (typeof peerId === 'string') {
+    try {
+      return peerIdFromString(peerId).toString()
+    } catch {}
+  }
+  throw new InvalidArgumentError(`${call} expects a peer id (such as node.peerId), got ${typeof peerId === 'string' ? JSON.stringify(peerId.slice(0, 100)) : typeof peerId}`)
 }

@@ -103,7 +103,8 @@ export interface PeerDialerInit {
 export class PeerDialer {
   private readonly init: PeerDialerInit
   private shutdown?: AbortController
-  private readonly dialing = new Set<string>()
+  /** Dials under way, by peer id: what they come to. */
+  private readonly dialing = new Map<string, Promise<DialOutcome>>()
   private readonly retrying = new Set<string>()
   /** Peer ids with a loop keeping them connected (bootstrap addresses, `keep`), and the addresses it dials. */
   private readonly kept = new Map<string, Multiaddr[]>()
@@ -181,14 +182,28 @@ export class PeerDialer {
   }
 
   private async attempt (peer: PeerId | Multiaddr | Multiaddr[], keepAlive = true): Promise<DialOutcome> {
-    const { libp2p, counters, log } = this.init
+    const { libp2p } = this.init
     const signal = this.shutdown?.signal
     if (signal === undefined || signal.aborted) return 'skipped'
     const id = isPeerId(peer) ? peer.toString() : peerIdOf(Array.isArray(peer) ? peer[0] : peer)
     if (id === undefined || id === libp2p.peerId.toString() || this.init.isBlocked(id) || this.isRefusing(id)) return 'skipped'
     if (libp2p.getConnections(peerIdFromString(id)).length > 0) return 'connected'
-    if (this.dialing.has(id)) return 'skipped'
-    this.dialing.add(id)
+    const pending = this.dialing.get(id)
+    if (pending !== undefined) {
+      // Another dial of the peer is under way (by id, from an unblock or an
+      // announcement, say): its outcome; if it failed and this one has
+      // addresses of its own, then a dial of those.
+      const outcome = await pending
+      if (outcome === 'connected') return outcome
+      return isPeerId(peer) || this.dialing.has(id) ? 'skipped' : await this.attempt(peer, keepAlive)
+    }
+    const run = this.dialOnce(peer, id, keepAlive, signal).finally(() => { this.dialing.delete(id) })
+    this.dialing.set(id, run)
+    return await run
+  }
+
+  private async dialOnce (peer: PeerId | Multiaddr | Multiaddr[], id: string, keepAlive: boolean, signal: AbortSignal): Promise<DialOutcome> {
+    const { libp2p, counters, log } = this.init
     try {
       const connection = await libp2p.dial(peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
       if (!await this.settle(connection, signal)) {
@@ -207,8 +222,6 @@ export class PeerDialer {
       counters.dialFailures++
       log('dialling %s failed - %s', id, (err as Error).message)
       return 'failed'
-    } finally {
-      this.dialing.delete(id)
     }
   }
 

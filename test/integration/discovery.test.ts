@@ -84,6 +84,35 @@ test('a blocked peer that keeps a connected (bootstrap, dial) backs off instead 
   }
 })
 
+test('blockPeer and unblockPeer take a peer id in any of its text forms, and refuse what is not one', async () => {
+  const a = await startNode()
+  const b = await startNode({ bootstrap: [a.multiaddrs[0]] })
+  started.push(a, b)
+  await waitFor(() => a.peers.includes(b.peerId), { message: 'a and b to connect' })
+  const asCid = peerIdFromString(b.peerId).toCID().toString()
+  assert.is.not(asCid, b.peerId)
+  await a.blockPeer(asCid)
+  await waitFor(() => !a.peers.includes(b.peerId), { message: 'b, blocked by its CID form, to be disconnected' })
+  a.unblockPeer(b.peerId)
+  await waitFor(() => a.peers.includes(b.peerId), { timeout: 5_000, message: 'b, unblocked by its usual form, to be back' })
+  for (const wrong of ['', 'not a peer id', 42, undefined]) {
+    const err = await a.blockPeer(wrong as string).then(() => undefined, (e: Error) => e)
+    assert.instance(err, InvalidArgumentError, `blockPeer(${JSON.stringify(wrong)})`)
+    assert.throws(() => { a.unblockPeer(wrong as string) }, (e: Error) => e instanceof InvalidArgumentError)
+  }
+  assert.ok(a.peers.includes(b.peerId), 'nothing blocked by the refused calls')
+})
+
+test('dial() right after unblocking a peer never met before connects', async () => {
+  const a = await startNode()
+  const b = await startNode()
+  started.push(a, b)
+  await a.blockPeer(b.peerId)
+  a.unblockPeer(b.peerId) // dials b by id, with no address known for it
+  assert.is(await a.dial(b.multiaddrs[0]), true)
+  assert.ok(a.peers.includes(b.peerId) || (await waitFor(() => a.peers.includes(b.peerId))))
+})
+
 test('identityFile is created with mode 0600 and reused', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'repram-id-'))
   try {

@@ -294,6 +294,35 @@ test('watch() ends when the node stops, and needs a started node', async () => {
   try { await node.watch().next(); assert.unreachable() } catch (err: any) { assert.is(err.name, 'NotStartedError') }
 })
 
+test('watch() ends at a stop even when the node is started again before the loop looks', async () => {
+  const node = await startNode()
+  try {
+    const seen: string[] = []
+    let release!: () => void
+    const busy = new Promise<void>(resolve => { release = resolve })
+    let holding = false
+    let ended = false
+    const loop = (async () => {
+      for await (const c of node.watch()) {
+        seen.push(c.key)
+        if (c.key === 'first') { holding = true; await busy } // the consumer is busy with it
+      }
+      ended = true
+    })()
+    await node.put('first', 'x', { ttl: 60_000 })
+    await waitFor(() => holding, { message: 'the consumer to take the first change' })
+    await node.stop()
+    await node.start()
+    await node.put('after-restart', 'x', { ttl: 60_000 })
+    release()
+    await waitFor(() => ended, { timeout: 5_000, message: 'the loop to end' })
+    await loop
+    assert.equal(seen, ['first'])
+  } finally {
+    await node.stop()
+  }
+})
+
 test('a quorum put right after peer:join is confirmed', async () => {
   for (let round = 0; round < 3; round++) {
     const a = await startNode()
