@@ -32,13 +32,18 @@ export interface RepramNodeInit {
   network?: string
   /** Multiaddrs to listen on. @default ['/ip4/0.0.0.0/tcp/0'] */
   listen?: string[]
-  /** Multiaddrs to announce instead of the listen addresses. @default [] (announce what we listen on) */
+  /**
+   * Multiaddrs to announce instead of the listen addresses: TCP, with the
+   * port peers reach (not 0). `/p2p/<id>` may be left out; given, it must be
+   * the node's own (checked at start). @default [] (announce what we listen on)
+   */
   announce?: string[]
   /** Find peers on the LAN with mDNS. @default true */
   mdns?: boolean | MdnsOptions
   /**
-   * Peers to connect to at start, as multiaddrs ending in `/p2p/<peer id>`.
-   * Dialled with backoff until connected, and redialled after a drop.
+   * Peers to connect to at start, as TCP (or `/dnsaddr`) multiaddrs ending
+   * in `/p2p/<peer id>`. Dialled with backoff until connected, and redialled
+   * after a drop; a peer listed at several addresses is dialled at all.
    * @default []
    */
   bootstrap?: string[]
@@ -135,7 +140,7 @@ export const MAX_VALUE_BYTES_LIMIT = 3 * 1024 * 1024
 export const MAX_KEY_BYTES_LIMIT = 4096
 
 const NETWORK_RE = /^[A-Za-z0-9._-]{1,64}$/
-const PSK_RE = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}\s*$/
+const PSK_RE = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n([0-9a-fA-F]{64})\s*$/
 
 function describe (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value)
@@ -181,18 +186,30 @@ function checkMultiaddr (s: string): string | undefined {
 
 /**
  * Why `s` is not a TCP address, the only transport a node has
- * (`/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>`, optionally `/p2p/<id>`), or `undefined`.
+ * (`/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>`, with `/p2p/<id>` when
+ * `p2p` allows it), or `undefined`.
  */
-function checkTcpAddr (s: string): string | undefined {
+function checkTcpAddr (s: string, p2p: 'no' | 'optional' | 'required' = 'no'): string | undefined {
   const invalid = checkMultiaddr(s)
   if (invalid !== undefined) return invalid
   const names = multiaddr(s).getComponents().map(c => c.name)
-  const tcp = ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(names[0]) && names[1] === 'tcp' &&
-    (names.length === 2 || (names.length === 3 && names[2] === 'p2p'))
+  if (names.at(-1) === 'p2p') {
+    if (p2p === 'no') return 'leave out /p2p/<peer id>: the node adds its own'
+    names.pop()
+  }
+  const tcp = (['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(names[0]) && names[1] === 'tcp' && names.length === 2) ||
+    (p2p === 'required' && names.length === 1 && names[0] === 'dnsaddr')
   return tcp ? undefined : `only TCP addresses are supported, such as "/ip4/0.0.0.0/tcp/4001"`
 }
 
-/** Why `s` is not a peer's address (a multiaddr ending in `/p2p/<peer id>`), or `undefined`. */
+/** Why `s` is not an address to announce: a TCP address with the port peers reach (not 0), or `undefined`. */
+function checkAnnounceAddr (s: string): string | undefined {
+  const problem = checkTcpAddr(s, 'optional')
+  if (problem !== undefined) return problem
+  return multiaddr(s).getComponents().find(c => c.name === 'tcp')?.value === '0' ? 'an announced address needs the port peers reach, not 0' : undefined
+}
+
+/** Why `s` is not a peer's TCP address (a multiaddr ending in `/p2p/<peer id>`), or `undefined`. */
 export function checkPeerAddr (s: string, what = 'a bootstrap address'): string | undefined {
   const m = /\/p2p\/([^/]+)$/.exec(s)
   if (m === null) return `${what} must end in /p2p/<peer id>`
@@ -201,7 +218,7 @@ export function checkPeerAddr (s: string, what = 'a bootstrap address'): string 
   } catch {
     return `"${m[1]}" is not a valid peer id`
   }
-  return checkMultiaddr(s)
+  return checkTcpAddr(s, 'required')
 }
 
 const KNOWN_FIELDS = new Set([
@@ -241,9 +258,12 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
     if (typeof raw.psk === 'string') psk = new TextEncoder().encode(raw.psk)
     else if (raw.psk instanceof Uint8Array) psk = raw.psk
     else throw new InvalidConfigError('psk', `expected the swarm key file's text or bytes, got ${describe(raw.psk)}`)
-    if (!PSK_RE.test(new TextDecoder().decode(psk))) {
+    const key = PSK_RE.exec(new TextDecoder().decode(psk))?.[1]
+    if (key === undefined) {
       throw new InvalidConfigError('psk', 'expected a swarm key: "/key/swarm/psk/1.0.0/", "/base16/" and 64 hex digits on three lines (see generatePsk())')
     }
+    // In the one form libp2p's reader takes (it refuses CRLF on some lines, trailing spaces).
+    psk = new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${key.toLowerCase()}`)
   }
 
   if (raw.identityFile !== undefined && (typeof raw.identityFile !== 'string' || raw.identityFile === '')) {
@@ -261,8 +281,8 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
 
   return {
     network,
-    listen: stringList(raw, 'listen', DEFAULTS.listen, checkTcpAddr),
-    announce: stringList(raw, 'announce', [], checkTcpAddr),
+    listen: stringList(raw, 'listen', DEFAULTS.listen, s => checkTcpAddr(s)),
+    announce: stringList(raw, 'announce', [], checkAnnounceAddr),
     mdns,
     bootstrap: stringList(raw, 'bootstrap', [], s => checkPeerAddr(s)),
     dht: raw.dht === true,

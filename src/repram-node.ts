@@ -14,7 +14,7 @@ import { TypedEventEmitter } from 'main-event'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, checkPeerAddr, resolveConfig } from './config.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { HybridClock, formatVersion, versionCounter } from './store/hlc.ts'
@@ -27,7 +27,7 @@ import { createNetwork, protocolIds } from './network.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { ListenerGuard } from './util/listener-guard.ts'
 import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
-import { AbortError, InvalidArgumentError, ListenError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
+import { AbortError, InvalidArgumentError, InvalidConfigError, ListenError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
 import type { Config, RepramNodeInit } from './config.ts'
 import type { Change, Entry, KeysOptions, NodeStats, PutOptions, PutReceipt, RepramNodeEvents, WatchOptions, AbortOptions } from './types.ts'
 import type { StoreRecord } from './store/memory-store.ts'
@@ -171,6 +171,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       this.privateKey = config.identityFile !== undefined
         ? await loadOrCreateIdentity(config.identityFile)
         : await generateKeyPair('Ed25519')
+    }
+    // An announced address may end in this node's own /p2p/<id> (known only now), not another's.
+    const self = peerIdFromPrivateKey(this.privateKey)
+    for (const [i, addr] of config.announce.entries()) {
+      const id = multiaddr(addr).getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id !== undefined && !peerIdFromString(id).equals(self)) {
+        throw new InvalidConfigError(`announce[${i}]`, `ends in /p2p/${id}, another peer's id than this node's (${self.toString()}): leave /p2p/<id> out`)
+      }
     }
     const blocked = this.blocked
     const isBlocked = (peer: PeerId): boolean => blocked.has(peer.toString())

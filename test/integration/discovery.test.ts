@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RepramNode, generatePsk } from '../../src/index.ts'
 import { startNode, stopAll, text } from '../helpers/nodes.ts'
-import { InvalidArgumentError, ListenError } from '../../src/index.ts'
+import { InvalidArgumentError, InvalidConfigError, ListenError } from '../../src/index.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createServer } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { AddressInfo } from 'node:net'
 import { waitFor } from '../helpers/wait.ts'
 import { logger } from '@libp2p/logger'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { DhtRendezvous } from '../../src/discovery/dht-rendezvous.ts'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -196,6 +197,21 @@ test('dial() refuses what is not a peer address with InvalidArgumentError, and d
   await refused(42, /expected a multiaddr/)
   assert.is(await a.dial(multiaddr(b.multiaddrs[0])), true, 'a Multiaddr object is taken too')
   await waitFor(() => a.peers.includes(b.peerId), { message: 'the dialled peer to join' })
+})
+
+test('an announced address may end in the node\'s own /p2p/<id>, not in another\'s (refused at start, when the id is known)', async () => {
+  const privateKey = await generateKeyPair('Ed25519')
+  const own = peerIdFromPrivateKey(privateKey).toString()
+  const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const wrong = new RepramNode({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], announce: ['/ip4/127.0.0.1/tcp/4001', `/ip4/10.1.2.3/tcp/4001/p2p/${other}`] })
+  const err = await wrong.start().then(() => undefined, (e: Error) => e)
+  assert.instance(err, InvalidConfigError)
+  assert.is((err as InvalidConfigError).field, 'announce[1]')
+  assert.match(err!.message, /another peer's id/)
+  assert.not.ok(wrong.started)
+  const right = await startNode({ privateKey, announce: [`/ip4/10.1.2.3/tcp/4001/p2p/${own}`] })
+  started.push(right)
+  assert.equal(right.multiaddrs, [`/ip4/10.1.2.3/tcp/4001/p2p/${own}`])
 })
 
 test('start() on a port in use fails with ListenError naming it, and succeeds once the port is free', async () => {

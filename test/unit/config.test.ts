@@ -185,6 +185,11 @@ test('listen and announce: TCP addresses only, the one transport a node has', ()
   rejects({ announce: ['/ip4/1.2.3.4/udp/4001'] }, 'announce[0]', /only TCP addresses are supported/)
   const ok = { listen: ['/ip4/0.0.0.0/tcp/0', '/ip6/::/tcp/4001'], announce: ['/dns4/node.example/tcp/4001', `/ip4/1.2.3.4/tcp/4001/p2p/${PEER}`] }
   assert.equal({ listen: resolveConfig(ok).listen, announce: resolveConfig(ok).announce }, ok)
+  rejects({ listen: [`/ip4/0.0.0.0/tcp/0/p2p/${PEER}`] }, 'listen[0]', /leave out \/p2p\/<peer id>/)
+  rejects({ announce: ['/ip4/1.2.3.4/tcp/0'] }, 'announce[0]', /the port peers reach, not 0/)
+  // Bootstrap addresses too: a QUIC address could never connect.
+  rejects({ bootstrap: [`/ip4/1.2.3.4/udp/4001/quic-v1/p2p/${PEER}`] }, 'bootstrap[0]', /only TCP addresses are supported/)
+  assert.equal(resolveConfig({ bootstrap: [`/dnsaddr/seed.example/p2p/${PEER}`] }).bootstrap, [`/dnsaddr/seed.example/p2p/${PEER}`])
 })
 
 test('size limits: positive integers under their hard ceilings', () => {
@@ -218,6 +223,11 @@ test('psk: swarm key text or bytes, in the /key/swarm/psk/1.0.0/ format', () => 
   assert.is(new TextDecoder().decode(fromText), key)
   const bytes = new TextEncoder().encode(key)
   assert.equal(Array.from(resolveConfig({ psk: bytes }).psk!), Array.from(bytes))
+  // A key file as editors leave it (CRLF, a trailing newline or spaces, upper-case hex) is taken, in the form libp2p reads.
+  const hex = key.split('\n')[2]
+  for (const variant of [`${key}\n`, `${key}  \t`, key.replace(/\n/g, '\r\n') + '\r\n', key.replace(hex, hex.toUpperCase())]) {
+    assert.is(new TextDecoder().decode(resolveConfig({ psk: variant }).psk), key, JSON.stringify(variant))
+  }
   rejects({ psk: 'secret' }, 'psk', /\/key\/swarm\/psk\/1\.0\.0\//)
   rejects({ psk: new Uint8Array(95) }, 'psk')
   rejects({ psk: 42 }, 'psk', /got 42/)
