@@ -85,14 +85,14 @@ export class DhtRendezvous {
     const cid = await rendezvousCid(this.init.network)
     while (!signal.aborted) {
       if (libp2p.getConnections().length > 0) {
-        const querySignal = AbortSignal.any([signal, AbortSignal.timeout(QUERY_TIMEOUT_MS)])
+        // Each query its own deadline: a provide that takes it all must not cost the lookup.
         try {
-          await libp2p.contentRouting.provide(cid, { signal: querySignal })
+          await libp2p.contentRouting.provide(cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(QUERY_TIMEOUT_MS)]) })
         } catch (err) {
           if (!signal.aborted) log('rendezvous provide failed - %s', (err as Error).message)
         }
         try {
-          for await (const provider of libp2p.contentRouting.findProviders(cid, { signal: querySignal })) {
+          for await (const provider of libp2p.contentRouting.findProviders(cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(QUERY_TIMEOUT_MS)]) })) {
             if (!provider.id.equals(libp2p.peerId)) this.dialProvider(provider.id)
           }
         } catch (err) {
