@@ -35,7 +35,9 @@ export function protocolIds (network: string): { topic: string, sync: string, ka
     topic: `repram/${network}/entries/1`,
     // 2: digests cover a record's guard. Nodes whose summaries are not
     // comparable must not sync (each round would resend what they both hold).
-    sync: `/repram/${network}/sync/2.0.0`,
+    // 3: RECEIVED reports and the send window (a 2.0.0 sender would wait
+    // for reports that never come).
+    sync: `/repram/${network}/sync/3.0.0`,
     kad: `/repram/${network}/kad/1.0.0`,
     // One DNS label: letters, digits and hyphens, at most 63 bytes; the hash
     // keeps names that differ only in '.', '_' or past the cut apart.

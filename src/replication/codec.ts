@@ -14,6 +14,9 @@
  *   RESEND   (6): salt (varint), then as RECORDS. A re-publication for peers
  *                 that subscribed late; the salt gives it a new message id
  *                 (gossip ids are a hash of the bytes). Decodes as RECORDS.
+ *   RECEIVED (7): bytes (varint): how many bytes of RECORDS frames the
+ *                 sender of this has taken in so far in a sync round (its
+ *                 flow control, see sync.ts)
  *
  *   record: flags (u8: 1 value, 2 ack requested, 4 content type, 8 guard),
  *           key, wall, counter, origin, expiresAt,
@@ -44,7 +47,8 @@ export const Kind = {
   SUMMARY: 3,
   WANT: 4,
   END: 5,
-  RESEND: 6
+  RESEND: 6,
+  RECEIVED: 7
 } as const
 
 const F_VALUE = 1
@@ -87,6 +91,7 @@ export type Message =
   | { kind: typeof Kind.SUMMARY, digests: Uint32Array }
   | { kind: typeof Kind.WANT, buckets: number[] }
   | { kind: typeof Kind.END }
+  | { kind: typeof Kind.RECEIVED, bytes: number }
 
 export interface DecodeLimits {
   maxKeyBytes: number
@@ -222,6 +227,14 @@ export function encodeWant (buckets: readonly number[]): Uint8Array {
 
 export function encodeEnd (): Uint8Array {
   return Uint8Array.of(FORMAT, Kind.END)
+}
+
+export function encodeReceived (bytes: number): Uint8Array {
+  const w = new Writer(2 + varintSize(bytes))
+  w.u8(FORMAT)
+  w.u8(Kind.RECEIVED)
+  w.varint(bytes)
+  return w.buf
 }
 
 // --- decoding ----------------------------------------------------------------
@@ -374,6 +387,9 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
     }
     case Kind.END:
       msg = { kind }
+      break
+    case Kind.RECEIVED:
+      msg = { kind, bytes: r.varint('bytes') }
       break
     default:
       throw new InvalidMessageError(`unknown message kind ${kind}`)

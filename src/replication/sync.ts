@@ -1,7 +1,7 @@
 /**
  * The sync protocol: catches up late joiners and heals partitions.
  *
- * One round over one stream (`/repram/<network>/sync/2.0.0`), frames
+ * One round over one stream (`/repram/<network>/sync/3.0.0`), frames
  * length-prefixed (lpStream):
  *
  *   initiator -> responder  SUMMARY  per-bucket digests of what it holds
@@ -12,14 +12,26 @@
  *                                    less those it just received (same version)
  *   initiator -> responder  END
  *
+ * and, going the other way, a RECEIVED after each RECORDS frame has been
+ * applied: the bytes of RECORDS frames taken in so far. A sender keeps at
+ * most a window of RECORDS frames (plus the frame it is writing) not yet
+ * reported received, sized by how long the reports take (send-window.ts).
+ * Without that, a catch-up wrote as fast as the muxer took it, megabytes
+ * queued on the connection, and over a slow link (2 Mbit/s) everything
+ * behind them waited for seconds: libp2p's pings timed out and it dropped
+ * the whole connection, gossip included, and the responder, done sending
+ * long before its last frames arrived, gave up waiting for the
+ * initiator's records.
+ *
  * Both sides apply what they receive under last-writer-wins, so both end
  * with the union of live entries (and markers). Two nodes already in sync
- * exchange an 8 KiB summary and two tiny frames. Records are validated like
- * gossip and dropped one by one; a malformed frame ends the round (the
+ * exchange an 8 KiB summary and three tiny frames. Records are validated
+ * like gossip and dropped one by one; a malformed frame ends the round (the
  * stream is reset). A round has no deadline as a whole, so a large catch-up
  * over a slow link finishes; it is abandoned when for `idleTimeout` ms (the
  * node's `syncIdleTimeout`) no frame was written or read and no chunk of one
- * arrived: a frame that trickles in over a slow link keeps its round alive.
+ * arrived: a frame that trickles in over a slow link keeps its round alive,
+ * and so do the peer's RECEIVED reports while it takes in what was sent.
  *
  * Rounds run when a peer joins (the side with the smaller peer id starts)
  * and every `syncInterval` with one random peer (anti-entropy). One round
@@ -28,9 +40,10 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { lpStream } from '@libp2p/utils'
-import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize, Kind, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
+import { decodeMessage, encodeEnd, encodeReceived, encodeRecords, encodeSummary, encodeWant, recordSize, Kind, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
 import { checkRecord } from './validate.ts'
 import { RoundVersions } from './round-versions.ts'
+import { SendWindow } from './send-window.ts'
 import { InvalidMessageError } from '../errors.ts'
 import { SYNC_BUCKETS } from '../store/digest.ts'
 import type { Message, WireRecord } from './codec.ts'
@@ -39,8 +52,8 @@ import type { MemoryStore, StoreRecord } from '../store/memory-store.ts'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 
-/** Target size of one RECORDS frame while syncing. */
-const FRAME_BYTES = 256 * 1024
+/** Target size of one RECORDS frame while syncing (half a second at 2 Mbit/s). */
+const FRAME_BYTES = 128 * 1024
 /** Largest frame accepted: one record with a maximal value fits. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024
 /** Store slots looked at between two turns of the event loop while picking the records to send. */
@@ -192,7 +205,7 @@ export class SyncProtocol {
       const summary = encodeSummary(this.init.store.digests)
       summarized()
       await this.write(lp, summary, round)
-      const want = await this.read(lp, round)
+      const { msg: want } = await this.read(lp, round)
       if (want.kind !== Kind.WANT) throw new InvalidMessageError(`expected WANT, got kind ${want.kind}`)
       const wanted = bucketMask(want.buckets)
       // What the responder just sent need not travel back: remember its versions.
@@ -210,7 +223,7 @@ export class SyncProtocol {
   private async respond (stream: Stream, peer: PeerId, round: RoundSignal): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
     round.watch(stream)
-    const summary = await this.read(lp, round)
+    const { msg: summary } = await this.read(lp, round)
     if (summary.kind !== Kind.SUMMARY) throw new InvalidMessageError(`expected SUMMARY, got kind ${summary.kind}`)
     const theirs = summary.digests
     const ours = this.init.store.digests
@@ -235,29 +248,45 @@ export class SyncProtocol {
     if (wanted.some(x => x !== 0)) {
       let frame: StoreRecord[] = []
       let bytes = 0
+      const window = new SendWindow()
+      const send = async (): Promise<void> => {
+        while (window.full) {
+          const { msg } = await this.read(lp, round)
+          if (msg.kind !== Kind.RECEIVED) throw new InvalidMessageError(`expected RECEIVED, got kind ${msg.kind}`)
+          window.report(msg.bytes, performance.now())
+        }
+        const data = encodeRecords(frame, bytes)
+        await this.write(lp, data, round)
+        window.wrote(data.length, performance.now())
+        frame = []
+        bytes = 0
+      }
       for (const rec of this.init.store.records(wanted, SCAN_SLICE)) {
         if (rec === undefined) { await nextTurn(); continue }
         if (peerHas?.has(rec) === true) continue
         const size = recordSize(rec)
-        if ((bytes + size > FRAME_BYTES && frame.length > 0) || frame.length === MAX_RECORDS_PER_MESSAGE) {
-          await this.write(lp, encodeRecords(frame, bytes), round)
-          frame = []
-          bytes = 0
-        }
+        if ((bytes + size > FRAME_BYTES && frame.length > 0) || frame.length === MAX_RECORDS_PER_MESSAGE) await send()
         frame.push(rec)
         bytes += size
       }
-      if (frame.length > 0) await this.write(lp, encodeRecords(frame, bytes), round)
+      if (frame.length > 0) await send()
     }
     await this.write(lp, encodeEnd(), round)
   }
 
-  /** Reads RECORDS frames until END, validating and applying each. */
+
+  /**
+   * Reads RECORDS frames until END, validating and applying each, and
+   * reporting each as RECEIVED once applied. RECEIVED reports on this
+   * side's own frames that come before (the responder's case) are skipped.
+   */
   private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, round: RoundSignal, received?: RoundVersions): Promise<void> {
     const from = peer.toString()
+    let taken = 0
     for (;;) {
-      const msg = await this.read(lp, round)
+      const { msg, bytes } = await this.read(lp, round)
       if (msg.kind === Kind.END) return
+      if (msg.kind === Kind.RECEIVED) continue
       if (msg.kind !== Kind.RECORDS) throw new InvalidMessageError(`expected RECORDS or END, got kind ${msg.kind}`)
       const now = this.init.clock()
       const fresh: WireRecord[] = []
@@ -277,10 +306,13 @@ export class SyncProtocol {
       }
       this.init.counters.syncEntriesReceived += fresh.length
       if (fresh.length > 0) this.init.onRecords(fresh, from)
+      taken += bytes
+      await this.write(lp, encodeReceived(taken), round)
     }
   }
 
-  private async read (lp: LengthPrefixedStream, round: RoundSignal): Promise<Message> {
+  /** The next frame, decoded, and its size. */
+  private async read (lp: LengthPrefixedStream, round: RoundSignal): Promise<{ msg: Message, bytes: number }> {
     let data: Uint8Array
     try {
       data = (await lp.read({ signal: round.signal })).subarray()
@@ -290,7 +322,7 @@ export class SyncProtocol {
     round.touch()
     this.init.counters.syncBytesReceived += data.length
     try {
-      return decodeMessage(data, this.init.limits)
+      return { msg: decodeMessage(data, this.init.limits), bytes: data.length }
     } catch (err) {
       this.init.counters.rejected++
       throw err

@@ -9,7 +9,8 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { decodeMessage, encodeEnd, encodeRecords, encodeSummary, Kind } from '../../src/replication/codec.ts'
+import { decodeMessage, encodeEnd, encodeReceived, encodeRecords, encodeSummary, Kind } from '../../src/replication/codec.ts'
+import { START_WINDOW_BYTES } from '../../src/replication/send-window.ts'
 import { SYNC_BUCKETS } from '../../src/store/digest.ts'
 import { protocolIds } from '../../src/network.ts'
 import { startNode, stopAll, text } from '../helpers/nodes.ts'
@@ -121,6 +122,52 @@ test('a peer that stops sending mid-round is given up after the idle timeout, an
   let ended = false
   await lp.read().catch(() => { ended = true })
   assert.ok(ended, 'the stream was reset')
+})
+
+test('a sender keeps at most its (starting) window of records out until the peer reports them received, then goes on', async () => {
+  const [node, peer] = await pair()
+  const value = new Uint8Array(1024).fill(1)
+  for (let i = 0; i < 2000; i++) await node.put(`window/${i}`, value, { ttl: 60_000 }) // about 2.2 MB to send
+  const limits = { maxKeyBytes: 512, maxValueBytes: 1024 * 1024 }
+
+  // A peer that never reports: the node stops at the window (plus the frame it was writing),
+  // and gives the round up after the idle timeout.
+  const silent = await openSync(peer, node)
+  await silent.lp.write(encodeSummary(new Uint32Array(SYNC_BUCKETS * 2)))
+  await silent.lp.read() // WANT
+  const failures = node.stats().counters.syncFailures
+  let unreported = 0
+  try {
+    for (;;) {
+      const data = (await silent.lp.read()).subarray()
+      assert.is(decodeMessage(data, limits).kind, Kind.RECORDS, 'no END before the window is reported')
+      unreported += data.length
+    }
+  } catch {}
+  await waitFor(() => node.stats().counters.syncFailures === failures + 1, { message: 'the round to be given up' })
+  assert.ok(unreported >= START_WINDOW_BYTES && unreported <= START_WINDOW_BYTES + 140 * 1024, `${unreported} bytes sent unreported`)
+
+  // A peer that reports each frame once it has it gets everything.
+  const { stream, lp } = await openSync(peer, node)
+  await lp.write(encodeSummary(new Uint32Array(SYNC_BUCKETS * 2)))
+  await lp.read() // WANT
+  let taken = 0
+  let records = 0
+  for (;;) {
+    const data = (await lp.read()).subarray()
+    const msg = decodeMessage(data, limits)
+    if (msg.kind === Kind.END) break
+    assert.is(msg.kind, Kind.RECORDS)
+    if (msg.kind === Kind.RECORDS) records += msg.records.length
+    taken += data.length
+    await lp.write(encodeReceived(taken))
+  }
+  assert.is(records, 2000)
+  assert.ok(taken > 4 * START_WINDOW_BYTES, `the round moved ${taken} bytes, several windows`)
+  await lp.write(encodeEnd())
+  await stream.close()
+  await waitFor(() => node.stats().counters.syncRounds >= 1, { message: 'the round to count as done' })
+  assert.is(node.stats().counters.syncFailures, failures + 1)
 })
 
 test('a node that stops in the middle of a round it responds to does not count a failed round', async () => {

@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   FORMAT, Kind, MAX_ACKS_PER_MESSAGE, MAX_CONTENT_TYPE_BYTES, MAX_ORIGIN_BYTES, MAX_RECORDS_PER_MESSAGE,
-  decodeMessage, encodeAcks, encodeEnd, encodeRecords, encodeSummary, encodeWant, recordSize
+  decodeMessage, encodeAcks, encodeEnd, encodeReceived, encodeRecords, encodeSummary, encodeWant, recordSize
 } from '../../src/replication/codec.ts'
 import { InvalidMessageError } from '../../src/errors.ts'
 import { SYNC_BUCKETS } from '../../src/store/digest.ts'
@@ -220,7 +220,11 @@ test('SUMMARY round-trips a full digest table and a single bucket', () => {
   assert.equal(Array.from(one.digests), [1, 2])
 })
 
-test('WANT and END round-trip', () => {
+test('WANT, END and RECEIVED round-trip', () => {
+  for (const bytes of [0, 1, 127, 128, 262_144, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
+    assert.equal(roundTrip(encodeReceived(bytes)), { kind: Kind.RECEIVED, bytes })
+  }
+  assert.equal(Array.from(encodeReceived(300)), [FORMAT, Kind.RECEIVED, 0xac, 0x02])
   assert.equal(roundTrip(encodeWant([])), { kind: Kind.WANT, buckets: [] })
   assert.equal(roundTrip(encodeWant([0, 1, 127, 128, 1023, 65535])), { kind: Kind.WANT, buckets: [0, 1, 127, 128, 1023, 65535] })
   assert.equal(roundTrip(encodeEnd()), { kind: Kind.END })
@@ -241,7 +245,8 @@ function samples (): Array<[string, Uint8Array]> {
     ['acks', encodeAcks('acker', [{ origin: 'o1', wall: 1_700_000_000_000, counter: 3 }, { origin: 'o2', wall: 5, counter: 0 }])],
     ['summary', encodeSummary(digests)],
     ['want', encodeWant([1, 200, 65535])],
-    ['end', encodeEnd()]
+    ['end', encodeEnd()],
+    ['received', encodeReceived(1_000_000)]
   ]
 }
 
@@ -254,7 +259,7 @@ test('rejects a wrong format byte', () => {
 })
 
 test('rejects an unknown message kind', () => {
-  for (const kind of [0, 7, 0x7f, 0xff]) decodeInvalid(Uint8Array.of(FORMAT, kind), /unknown message kind/, `kind ${kind}`)
+  for (const kind of [0, 8, 0x7f, 0xff]) decodeInvalid(Uint8Array.of(FORMAT, kind), /unknown message kind/, `kind ${kind}`)
   decodeInvalid(Uint8Array.of(FORMAT), /truncated message: missing kind/)
 })
 
@@ -447,6 +452,7 @@ function reencode (m: Message): Uint8Array {
     case Kind.SUMMARY: return encodeSummary(m.digests)
     case Kind.WANT: return encodeWant(m.buckets)
     case Kind.END: return encodeEnd()
+    case Kind.RECEIVED: return encodeReceived(m.bytes)
   }
 }
 
