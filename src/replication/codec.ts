@@ -9,7 +9,8 @@
  *   RECORDS  (1): count, then `count` records
  *   ACKS     (2): acker peer id, count, then `count` × (origin, wall, counter)
  *   SUMMARY  (3): bucket count, then bucket count × 8 digest bytes
- *   WANT     (4): count, then `count` bucket indices
+ *   WANT     (4): count, then `count` × (bucket index, the sender's 8 digest
+ *                 bytes of that bucket)
  *   END      (5): nothing
  *   RESEND   (6): salt (varint), then as RECORDS. A re-publication for peers
  *                 that subscribed late; the salt gives it a new message id
@@ -89,7 +90,7 @@ export type Message =
   | { kind: typeof Kind.RECORDS, records: WireRecord[] }
   | { kind: typeof Kind.ACKS, acker: string, acks: Ack[] }
   | { kind: typeof Kind.SUMMARY, digests: Uint32Array }
-  | { kind: typeof Kind.WANT, buckets: number[] }
+  | { kind: typeof Kind.WANT, buckets: number[], digests: Uint32Array }
   | { kind: typeof Kind.END }
   | { kind: typeof Kind.RECEIVED, bytes: number }
 
@@ -214,14 +215,21 @@ export function encodeSummary (digests: Uint32Array): Uint8Array {
   return w.done()
 }
 
-export function encodeWant (buckets: readonly number[]): Uint8Array {
-  let size = 2 + varintSize(buckets.length)
+/** A WANT for `buckets`, with the sender's digests of them (`digests[2 * i]`, `[2 * i + 1]` for `buckets[i]`). */
+export function encodeWant (buckets: readonly number[], digests: Uint32Array): Uint8Array {
+  if (digests.length !== 2 * buckets.length) throw new RangeError(`${buckets.length} buckets need ${2 * buckets.length} digest words, got ${digests.length}`)
+  let size = 2 + varintSize(buckets.length) + 8 * buckets.length
   for (const b of buckets) size += varintSize(b)
   const w = new Writer(size)
   w.u8(FORMAT)
   w.u8(Kind.WANT)
   w.varint(buckets.length)
-  for (const b of buckets) w.varint(b)
+  for (let i = 0; i < buckets.length; i++) {
+    w.varint(buckets[i])
+    w.buf.writeUInt32LE(digests[2 * i], w.pos)
+    w.buf.writeUInt32LE(digests[2 * i + 1], w.pos + 4)
+    w.pos += 8
+  }
   return w.done()
 }
 
@@ -375,14 +383,20 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
     }
     case Kind.WANT: {
       // Every bucket at most once: no honest WANT names more than there are.
-      const n = r.count('bucket count', 1, MAX_BUCKET + 1)
+      const n = r.count('bucket count', 9, MAX_BUCKET + 1)
       const buckets: number[] = new Array(n)
+      const digests = new Uint32Array(2 * n)
       for (let i = 0; i < n; i++) {
         const b = r.varint('bucket')
         if (b > MAX_BUCKET) throw new InvalidMessageError(`bucket ${b} is out of range`)
         buckets[i] = b
+        if (r.pos + 8 > data.length) throw new InvalidMessageError('truncated message: incomplete bucket digest')
+        const view = new DataView(data.buffer, data.byteOffset + r.pos, 8)
+        digests[2 * i] = view.getUint32(0, true)
+        digests[2 * i + 1] = view.getUint32(4, true)
+        r.pos += 8
       }
-      msg = { kind, buckets }
+      msg = { kind, buckets, digests }
       break
     }
     case Kind.END:

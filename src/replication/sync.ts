@@ -5,11 +5,16 @@
  * length-prefixed (lpStream):
  *
  *   initiator -> responder  SUMMARY  per-bucket digests of what it holds
- *   responder -> initiator  WANT     buckets whose digests differ
+ *   responder -> initiator  WANT     buckets whose digests differ, with the
+ *                                    responder's digests of them
  *   responder -> initiator  RECORDS* the responder's records in those buckets
  *   responder -> initiator  END
  *   initiator -> responder  RECORDS* the initiator's records in those buckets,
- *                                    less those it just received (same version)
+ *                                    but for buckets whose digest now equals
+ *                                    the responder's (it holds just what the
+ *                                    responder does there: a joining node's
+ *                                    case), and less those it just received
+ *                                    (same version)
  *   initiator -> responder  END
  *
  * and, going the other way, a RECEIVED after each RECORDS frame has been
@@ -211,6 +216,12 @@ export class SyncProtocol {
       // What the responder just sent need not travel back: remember its versions.
       const received = new RoundVersions(MAX_REMEMBERED, MAX_REMEMBERED_BYTES)
       await this.receiveRecords(lp, peer, round, received)
+      // Nor a bucket that now holds just what the responder's did (no notes needed for those).
+      const ours = this.init.store.digests
+      for (let i = 0; i < want.buckets.length; i++) {
+        const b = want.buckets[i]
+        if (b < SYNC_BUCKETS && ours[2 * b] === want.digests[2 * i] && ours[2 * b + 1] === want.digests[2 * i + 1]) wanted[b] = 0
+      }
       await this.sendRecords(lp, wanted, round, received)
       await stream.close({ signal: round.signal })
     } catch (err) {
@@ -232,7 +243,12 @@ export class SyncProtocol {
     for (let b = 0; b < SYNC_BUCKETS; b++) {
       if (theirs[2 * b] !== ours[2 * b] || theirs[2 * b + 1] !== ours[2 * b + 1]) buckets.push(b)
     }
-    await this.write(lp, encodeWant(buckets), round)
+    const digests = new Uint32Array(2 * buckets.length)
+    for (let i = 0; i < buckets.length; i++) {
+      digests[2 * i] = ours[2 * buckets[i]]
+      digests[2 * i + 1] = ours[2 * buckets[i] + 1]
+    }
+    await this.write(lp, encodeWant(buckets, digests), round)
     await this.sendRecords(lp, bucketMask(buckets), round)
     await this.receiveRecords(lp, peer, round)
     await stream.close({ signal: round.signal })

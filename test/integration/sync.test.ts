@@ -48,6 +48,25 @@ test('a newer version that reaches a node already expired (its writer\'s clock 5
   assert.is(c.getSync('behind'), undefined, 'v2 superseded c\'s v0 too')
 })
 
+test('a joining node sends nothing back of what it just received, even past what a round can note (400,000 entries)', async () => {
+  const [x, y] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
+  const [low, high] = peerIdFromPrivateKey(x).toString() < peerIdFromPrivateKey(y).toString() ? [x, y] : [y, x]
+  const holder = await startNode({ privateKey: high, syncInterval: 0 })
+  started.push(holder)
+  const n = 400_000 // 16-byte keys: more than the 64 MiB of notes a round keeps (about 350,000)
+  for (let i = 0; i < n; i++) {
+    const p = holder.put(`k/${String(i).padStart(14, '0')}`, 'x', { ttl: 600_000 })
+    if (i % 1000 === 999) await p
+  }
+  const joiner = await startNode({ privateKey: low, syncInterval: 0, bootstrap: [holder.multiaddrs[0]] })
+  started.push(joiner)
+  await waitFor(() => joiner.stats().entries === n && joiner.stats().counters.syncRounds >= 1, { timeout: 60_000, interval: 100, message: 'the joiner to catch up' })
+  const sent = joiner.stats().counters.syncBytesSent
+  assert.ok(sent < 64 * 1024, `the joiner sent ${sent} bytes: its summary and END, no records`)
+  assert.is(holder.stats().counters.syncEntriesReceived, 0)
+  await Promise.all([holder.stop(), joiner.stop()])
+})
+
 test('a late joiner gets every live entry, markers included', async () => {
   const [a, b] = await cluster(2)
   for (let i = 0; i < 500; i++) await (i % 2 === 0 ? a : b).put(`item/${i}`, `value ${i}`, { ttl: 60_000 })

@@ -225,8 +225,10 @@ test('WANT, END and RECEIVED round-trip', () => {
     assert.equal(roundTrip(encodeReceived(bytes)), { kind: Kind.RECEIVED, bytes })
   }
   assert.equal(Array.from(encodeReceived(300)), [FORMAT, Kind.RECEIVED, 0xac, 0x02])
-  assert.equal(roundTrip(encodeWant([])), { kind: Kind.WANT, buckets: [] })
-  assert.equal(roundTrip(encodeWant([0, 1, 127, 128, 1023, 65535])), { kind: Kind.WANT, buckets: [0, 1, 127, 128, 1023, 65535] })
+  assert.equal(roundTrip(encodeWant([], new Uint32Array(0))), { kind: Kind.WANT, buckets: [], digests: new Uint32Array(0) })
+  const digests = Uint32Array.from({ length: 12 }, (_, i) => (0x9e3779b9 * (i + 1)) >>> 0)
+  assert.equal(roundTrip(encodeWant([0, 1, 127, 128, 1023, 65535], digests)), { kind: Kind.WANT, buckets: [0, 1, 127, 128, 1023, 65535], digests })
+  assert.throws(() => encodeWant([1, 2], new Uint32Array(2)), /2 buckets need 4 digest words/)
   assert.equal(roundTrip(encodeEnd()), { kind: Kind.END })
   assert.equal(Array.from(encodeEnd()), [FORMAT, Kind.END])
 })
@@ -244,7 +246,7 @@ function samples (): Array<[string, Uint8Array]> {
     ])],
     ['acks', encodeAcks('acker', [{ origin: 'o1', wall: 1_700_000_000_000, counter: 3 }, { origin: 'o2', wall: 5, counter: 0 }])],
     ['summary', encodeSummary(digests)],
-    ['want', encodeWant([1, 200, 65535])],
+    ['want', encodeWant([1, 200, 65535], Uint32Array.of(1, 2, 3, 4, 5, 6))],
     ['end', encodeEnd()],
     ['received', encodeReceived(1_000_000)]
   ]
@@ -400,9 +402,9 @@ test('rejects summary bucket counts outside [1, 65536] and want buckets above 65
   }
   decodeInvalid(summaryOf(65537), /bucket count 65537 is outside/, 'too many buckets')
   decodeMessage(summaryOf(65536), LIMITS)
-  decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, 1, ...varint(65536)]), /bucket 65536 is out of range/)
+  decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, 1, ...varint(65536), ...new Array(8).fill(0)]), /bucket 65536 is out of range/)
   // More buckets than exist: refused before an array of that size is made.
-  decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, ...varint(65537), ...new Uint8Array(65537)]), /bucket count 65537 is more than the limit of 65536/, 'want count')
+  decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, ...varint(65537), ...new Uint8Array(65537 * 9)]), /bucket count 65537 is more than the limit of 65536/, 'want count')
 })
 
 test('fuzz: 20k random mutations of valid messages decode or throw InvalidMessageError, nothing else', () => {
@@ -450,7 +452,7 @@ function reencode (m: Message): Uint8Array {
     case Kind.RECORDS: return encodeRecords(m.records)
     case Kind.ACKS: return encodeAcks(m.acker, m.acks)
     case Kind.SUMMARY: return encodeSummary(m.digests)
-    case Kind.WANT: return encodeWant(m.buckets)
+    case Kind.WANT: return encodeWant(m.buckets, m.digests)
     case Kind.END: return encodeEnd()
     case Kind.RECEIVED: return encodeReceived(m.bytes)
   }
