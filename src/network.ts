@@ -5,6 +5,8 @@
  * - gossipsub's IP-colocation penalty is off (it graylists more than a
  *   handful of peers behind one IP);
  * - the per-host inbound connection rate limit is raised;
+ * - a ping may take 20 s before libp2p gives the connection up (large
+ *   values over slow links);
  * - unsigned messages (see replication/gossip.ts);
  * - RPCs with several large messages are split to fit a peer's 4 MiB
  *   frame (see replication/rpc-frames.ts).
@@ -86,6 +88,11 @@ export async function createNetwork (config: Config, privateKey: PrivateKey, gat
       inboundConnectionThreshold: 100,
       maxIncomingPendingConnections: 50
     },
+    // A ping waits behind whatever the connection is carrying: one message
+    // of a 1 MiB value takes 4 s to cross 2 Mbit/s, and libp2p's least
+    // timeout of 5 s then dropped the whole connection. 20 s lets a 3 MiB
+    // value cross 2 Mbit/s; a dead peer is still noticed within 30 s.
+    connectionMonitor: { pingTimeout: { minTimeout: 20_000 } },
     services
   }) as unknown as Libp2p<RepramServices>
   // Returns false only for a gossipsub that no longer sends through

@@ -266,12 +266,12 @@ export class SyncProtocol {
       let bytes = 0
       const window = new SendWindow()
       const send = async (): Promise<void> => {
-        while (window.full) {
+        const data = encodeRecords(frame, bytes)
+        while (!window.fits(data.length)) {
           const { msg } = await this.read(lp, round)
           if (msg.kind !== Kind.RECEIVED) throw new InvalidMessageError(`expected RECEIVED, got kind ${msg.kind}`)
           window.report(msg.bytes, performance.now())
         }
-        const data = encodeRecords(frame, bytes)
         await this.write(lp, data, round)
         window.wrote(data.length, performance.now())
         frame = []
