@@ -43,7 +43,7 @@ export interface RepramNodeInit {
   /**
    * Peers to connect to at start, as TCP (or `/dnsaddr`) multiaddrs ending
    * in `/p2p/<peer id>`. Dialled with backoff until connected, and redialled
-   * after a drop; a peer listed at several addresses is dialled at all.
+   * after a drop; a peer listed at several addresses is dialled at each in turn.
    * @default []
    */
   bootstrap?: string[]
@@ -209,6 +209,15 @@ function checkAnnounceAddr (s: string): string | undefined {
   return multiaddr(s).getComponents().find(c => c.name === 'tcp')?.value === '0' ? 'an announced address needs the port peers reach, not 0' : undefined
 }
 
+/**
+ * `s` (a valid peer address, see {@link checkPeerAddr}) with its peer id in
+ * the one text form libp2p compares (a CID form, say, becomes the usual one).
+ */
+export function canonicalPeerAddr (s: string): string {
+  const at = s.lastIndexOf('/p2p/')
+  return `${s.slice(0, at)}/p2p/${peerIdFromString(s.slice(at + 5)).toString()}`
+}
+
 /** Why `s` is not a peer's TCP address (a multiaddr ending in `/p2p/<peer id>`), or `undefined`. */
 export function checkPeerAddr (s: string, what = 'a bootstrap address'): string | undefined {
   const m = /\/p2p\/([^/]+)$/.exec(s)
@@ -284,7 +293,7 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
     listen: stringList(raw, 'listen', DEFAULTS.listen, s => checkTcpAddr(s)),
     announce: stringList(raw, 'announce', [], checkAnnounceAddr),
     mdns,
-    bootstrap: stringList(raw, 'bootstrap', [], s => checkPeerAddr(s)),
+    bootstrap: stringList(raw, 'bootstrap', [], s => checkPeerAddr(s)).map(canonicalPeerAddr),
     dht: raw.dht === true,
     defaultTtl,
     minTtl,

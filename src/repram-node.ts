@@ -15,7 +15,7 @@ import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, checkPeerAddr, resolveConfig } from './config.ts'
+import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, canonicalPeerAddr, checkPeerAddr, resolveConfig } from './config.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { HybridClock, formatVersion, versionCounter } from './store/hlc.ts'
 import { GossipReplicator } from './replication/gossip.ts'
@@ -532,7 +532,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     if (isMultiaddr(addr)) addr = addr.toString()
     const wrong = typeof addr === 'string' ? checkPeerAddr(addr, 'an address to dial') : 'expected a multiaddr'
     if (wrong !== undefined) throw new InvalidArgumentError(`cannot dial ${JSON.stringify(addr)}: ${wrong}`)
-    const ma = multiaddr(addr)
+    const ma = multiaddr(canonicalPeerAddr(addr))
     const connected = await running.dialer.dial(ma)
     if (connected) running.dialer.keep(ma)
     return connected

@@ -35,7 +35,8 @@
  *   doubling up to 30 s) whenever it is not connected, for as long as the
  *   node runs: the order nodes start in does not matter, and a peer that
  *   was away is found again. A peer given with several addresses (IPv4 and
- *   IPv6, a name and an address) is dialled at all of them at once.
+ *   IPv6, a name and an address) is dialled at each in turn, one per
+ *   attempt.
  *
  * A dial counts as connected once identify has run over the connection
  * (or it has stayed open for `IDENTIFY_WAIT_MS` without identify). A peer
@@ -331,15 +332,21 @@ export class PeerDialer {
     }
   }
 
-  /** Dials the peer `id` at `addrs` (which `keep` may add to) whenever it is not connected. */
+  /**
+   * Dials the peer `id` whenever it is not connected, at one of `addrs`
+   * (which `keep` may add to) per attempt, in turn: an address that hangs
+   * (a firewall dropping packets) costs one attempt's timeout, not every
+   * attempt's, as it would first in a dial of all of them.
+   */
   private async keepLoop (addrs: Multiaddr[], id: string, signal: AbortSignal): Promise<void> {
     const peerId = peerIdFromString(id)
     let delay = BACKOFF_MIN_MS
+    let turn = 0
     while (!signal.aborted) {
       const connected = this.init.libp2p.getConnections(peerId).length > 0
       if (connected) {
         delay = BACKOFF_MIN_MS
-      } else if (!(await this.dial(addrs.length === 1 ? addrs[0] : [...addrs]))) {
+      } else if (!(await this.dial(addrs[turn++ % addrs.length]))) {
         delay = Math.min(delay * 2, BACKOFF_MAX_MS)
       } else {
         delay = BACKOFF_MIN_MS

@@ -43,18 +43,29 @@ test('bootstrap keeps retrying until the bootstrap peer comes up', async () => {
   }
 })
 
-test('a bootstrap peer given at several addresses is reached at a working one, whichever comes first', async () => {
+test('a bootstrap peer given at several addresses is reached at a working one, behind ones that refuse or hang', async () => {
   const a = await startNode()
   started.push(a)
-  // A port with nothing listening on it, under a's peer id.
+  // A port with nothing listening on it, and two that accept and then never answer (a firewall
+  // dropping packets looks the same to a dialler), all under a's peer id.
   const server = createServer()
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const deadPort = (server.address() as AddressInfo).port
   await new Promise<void>(resolve => server.close(() => { resolve() }))
-  const dead = `/ip4/127.0.0.1/tcp/${deadPort}/p2p/${a.peerId}`
-  const b = await startNode({ bootstrap: [dead, a.multiaddrs[0]] })
-  started.push(b)
-  await waitFor(() => b.peers.includes(a.peerId), { timeout: 10_000, message: 'b to reach a at its second address' })
+  const tarpits = await Promise.all([0, 1].map(async () => {
+    const pit = createServer(socket => { socket.on('error', () => {}) })
+    await new Promise<void>(resolve => pit.listen(0, '127.0.0.1', resolve))
+    return pit
+  }))
+  try {
+    const at = (port: number): string => `/ip4/127.0.0.1/tcp/${port}/p2p/${a.peerId}`
+    const b = await startNode({ bootstrap: [at(deadPort), ...tarpits.map(pit => at((pit.address() as AddressInfo).port)), a.multiaddrs[0]] })
+    started.push(b)
+    // Each address in turn, one per attempt: the two that hang cost one dial timeout (10 s) each.
+    await waitFor(() => b.peers.includes(a.peerId), { timeout: 40_000, interval: 100, message: 'b to reach a at its last address' })
+  } finally {
+    for (const pit of tarpits) pit.close()
+  }
 })
 
 test('a blocked peer that keeps a connected (bootstrap, dial) backs off instead of redialling at once, and is back at once when unblocked', async () => {

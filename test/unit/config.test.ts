@@ -4,6 +4,7 @@
  * names the bad value).
  */
 import { test } from 'uvu'
+import { peerIdFromString } from '@libp2p/peer-id'
 import * as assert from 'uvu/assert'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { DEFAULTS, MAX_KEY_BYTES_LIMIT, MAX_TIMER_DELAY_MS, MAX_VALUE_BYTES_LIMIT, resolveConfig } from '../../src/config.ts'
@@ -190,6 +191,9 @@ test('listen and announce: TCP addresses only, the one transport a node has', ()
   // Bootstrap addresses too: a QUIC address could never connect.
   rejects({ bootstrap: [`/ip4/1.2.3.4/udp/4001/quic-v1/p2p/${PEER}`] }, 'bootstrap[0]', /only TCP addresses are supported/)
   assert.equal(resolveConfig({ bootstrap: [`/dnsaddr/seed.example/p2p/${PEER}`] }).bootstrap, [`/dnsaddr/seed.example/p2p/${PEER}`])
+  // A peer id in its CID form is taken, and written the way libp2p compares ids.
+  const asCid = peerIdFromString(PEER).toCID().toString()
+  assert.equal(resolveConfig({ bootstrap: [`/ip4/1.2.3.4/tcp/1/p2p/${asCid}`] }).bootstrap, [`/ip4/1.2.3.4/tcp/1/p2p/${PEER}`])
 })
 
 test('size limits: positive integers under their hard ceilings', () => {
