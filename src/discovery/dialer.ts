@@ -346,7 +346,8 @@ export class PeerDialer {
       const connected = this.init.libp2p.getConnections(peerId).length > 0
       if (connected) {
         delay = BACKOFF_MIN_MS
-      } else if (!(await this.dial(addrs[turn++ % addrs.length]))) {
+      } else if (!(await this.dial(addrs[turn % addrs.length]))) {
+        turn++ // the next address next time; one that worked is tried first after a drop
         delay = Math.min(delay * 2, BACKOFF_MAX_MS)
       } else {
         delay = BACKOFF_MIN_MS

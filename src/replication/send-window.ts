@@ -17,7 +17,7 @@
  * covers. On loopback or a fast link it soon reaches `MAX_WINDOW_BYTES`; on
  * a slow link (2 Mbit/s) what queues on the connection, ahead of gossip
  * and of libp2p's pings, crosses it in a frame's time plus
- * `QUEUE_TARGET_MS`. A frame goes out when it fits in the window, or when
+ * `QUEUE_TARGET_MS` (half a second). A frame goes out when it fits in the window, or when
  * nothing is out, so frames larger than the window (large values on a slow
  * link) go one at a time.
  *
@@ -34,8 +34,15 @@ export const MIN_WINDOW_BYTES = 64 * 1024
  * have to buffer stays under its 16 MiB per sync stream.
  */
 export const MAX_WINDOW_BYTES = 8 * 1024 * 1024
-/** How long what is queued on the link may take to cross it, ms. */
-export const QUEUE_TARGET_MS = 250
+/**
+ * How long what is queued on the link may take to cross it, ms. Also the
+ * longest report delay at which one frame out can grow to two: with k
+ * frames of F out and a delay d, the next window is kF·(1 + target/d), room
+ * for one more frame only while d <= k·target. So below 500 ms of delay a
+ * round grows even when each frame is one large value; above it, such a
+ * round stays at a frame per round trip.
+ */
+export const QUEUE_TARGET_MS = 500
 /** Reports older than this are not used for the rate, ms. */
 const RATE_SPAN_MS = 1_000
 /** A rate is measured over at least this long, ms. */

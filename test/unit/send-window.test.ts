@@ -65,6 +65,13 @@ test('a long round trip (300 ms at 10 MB/s) still fills the link', () => {
   assert.ok(run.throughput > 0.8 * 10_000, `${run.throughput.toFixed(0)} bytes/ms of 10,000`)
 })
 
+test('a long round trip with one large value per frame still grows past one frame out (no lock-in below 500 ms of delay)', () => {
+  for (const frame of [256 * 1024, 1024 * 1024 + 100]) {
+    const run = simulate(10_000, 300, frame, 1500)
+    assert.ok(run.throughput > 0.8 * 10_000, `frames of ${frame} B: ${run.throughput.toFixed(0)} bytes/ms of 10,000`)
+  }
+})
+
 test('starts at the starting window; a frame fits while the window has room, or when nothing is out', () => {
   const w = new SendWindow()
   assert.is(w.window, START_WINDOW_BYTES)
