@@ -209,23 +209,30 @@ function checkAnnounceAddr (s: string): string | undefined {
   return multiaddr(s).getComponents().find(c => c.name === 'tcp')?.value === '0' ? 'an announced address needs the port peers reach, not 0' : undefined
 }
 
+/** The peer id an address ends in (`/p2p/<id>`, as written), or `undefined`. */
+export function addrPeerId (s: string): string | undefined {
+  return P2P_SUFFIX.exec(s)?.[1]
+}
+
+const P2P_SUFFIX = /\/p2p\/([^/]+)$/
+
 /**
  * `s` (a valid peer address, see {@link checkPeerAddr}) with its peer id in
  * the one text form libp2p compares (a CID form, say, becomes the usual one).
  */
 export function canonicalPeerAddr (s: string): string {
-  const at = s.lastIndexOf('/p2p/')
-  return `${s.slice(0, at)}/p2p/${peerIdFromString(s.slice(at + 5)).toString()}`
+  const id = addrPeerId(s)!
+  return `${s.slice(0, s.length - id.length)}${peerIdFromString(id).toString()}`
 }
 
 /** Why `s` is not a peer's TCP address (a multiaddr ending in `/p2p/<peer id>`), or `undefined`. */
 export function checkPeerAddr (s: string, what = 'a bootstrap address'): string | undefined {
-  const m = /\/p2p\/([^/]+)$/.exec(s)
-  if (m === null) return `${what} must end in /p2p/<peer id>`
+  const id = addrPeerId(s)
+  if (id === undefined) return `${what} must end in /p2p/<peer id>`
   try {
-    peerIdFromString(m[1])
+    peerIdFromString(id)
   } catch {
-    return `"${m[1]}" is not a valid peer id`
+    return `"${id}" is not a valid peer id`
   }
   return checkTcpAddr(s, 'required')
 }

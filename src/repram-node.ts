@@ -15,7 +15,7 @@ import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, canonicalPeerAddr, checkPeerAddr, resolveConfig } from './config.ts'
+import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT, addrPeerId, canonicalPeerAddr, checkPeerAddr, resolveConfig } from './config.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { HybridClock, formatVersion, versionCounter } from './store/hlc.ts'
 import { GossipReplicator } from './replication/gossip.ts'
@@ -175,7 +175,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     // An announced address may end in this node's own /p2p/<id> (known only now), not another's.
     const self = peerIdFromPrivateKey(this.privateKey)
     for (const [i, addr] of config.announce.entries()) {
-      const id = multiaddr(addr).getComponents().findLast(c => c.name === 'p2p')?.value
+      const id = addrPeerId(addr)
       if (id !== undefined && !peerIdFromString(id).equals(self)) {
         throw new InvalidConfigError(`announce[${i}]`, `ends in /p2p/${id}, another peer's id than this node's (${self.toString()}): leave /p2p/<id> out`)
       }

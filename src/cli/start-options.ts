@@ -36,7 +36,7 @@ interface FlagSpec {
 export const START_FLAGS: FlagSpec[] = [
   { name: 'network', type: 'string', arg: 'NAME', help: 'swarm name; only nodes of the same network replicate', default: 'repram', field: 'network' },
   { name: 'listen', type: 'string', multiple: true, arg: 'ADDR', help: 'libp2p multiaddr(s) to listen on; repeat or comma-separate', default: '/ip4/0.0.0.0/tcp/0', field: 'listen' },
-  { name: 'announce', type: 'string', multiple: true, arg: 'ADDR', help: 'multiaddr(s) to announce instead of the listen addresses', field: 'announce' },
+  { name: 'announce', type: 'string', multiple: true, arg: 'ADDR', help: 'TCP multiaddr(s) to announce instead of the listen addresses, with the port peers reach', field: 'announce' },
   { name: 'mdns', type: 'boolean', help: 'find peers on the LAN with mDNS (--no-mdns or REPRAM_MDNS=0: off)', default: 'on', field: 'mdns' },
   { name: 'mdns-interval', type: 'string', arg: 'S', help: 'seconds between mDNS announcements', default: '10', field: 'mdns' },
   { name: 'bootstrap', type: 'string', multiple: true, arg: 'ADDR', help: 'peer(s) to connect to, /ip4/…/tcp/…/p2p/<peer id>; repeat or comma-separate', env: ['REPRAM_BOOTSTRAP', 'REPRAM_BOOTSTRAP_PEERS'], field: 'bootstrap' },

@@ -14,14 +14,13 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { sleep } from '../util/sleep.ts'
+import { BackoffTable } from './backoff.ts'
 import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
 
 const ROUND_MS = 15_000
 const QUERY_TIMEOUT_MS = 10_000
 /** Longest wait before a provider that failed is dialled again, ms. */
 export const MAX_BACKOFF_MS = 30 * 60_000
-/** Failing providers remembered at most (beyond that the longest-quiet one is forgotten). */
-const MAX_BACKOFF_PEERS = 1_024
 
 export interface DhtRendezvousInit {
   libp2p: Libp2p
@@ -43,11 +42,12 @@ export async function rendezvousCid (network: string): Promise<CID> {
 export class DhtRendezvous {
   private readonly init: DhtRendezvousInit
   private shutdown?: AbortController
-  /** Providers whose last dial failed: the backoff after it, and when it ends (`performance.now()`). */
-  private readonly failed = new Map<string, { delayMs: number, until: number }>()
+  /** Providers whose last dial failed. */
+  private readonly failed: BackoffTable
 
   constructor (init: DhtRendezvousInit) {
     this.init = init
+    this.failed = new BackoffTable(init.backoffMs ?? init.roundMs ?? ROUND_MS, MAX_BACKOFF_MS)
   }
 
   start (): void {
@@ -65,18 +65,10 @@ export class DhtRendezvous {
   /** Dials a provider unless it is backing off; a failure doubles its backoff, a connection ends it. */
   private dialProvider (peer: PeerId): void {
     const id = peer.toString()
-    if (performance.now() < (this.failed.get(id)?.until ?? 0)) return
+    if (this.failed.active(id)) return
     this.init.dial(peer).then(connected => {
-      if (connected) {
-        this.failed.delete(id)
-        return
-      }
-      const last = this.failed.get(id)
-      const delayMs = last === undefined ? (this.init.backoffMs ?? this.init.roundMs ?? ROUND_MS) : Math.min(last.delayMs * 2, MAX_BACKOFF_MS)
-      this.failed.delete(id) // re-inserted: the first key is the longest-quiet provider
-      this.failed.set(id, { delayMs, until: performance.now() + delayMs })
-      if (this.failed.size > MAX_BACKOFF_PEERS) this.failed.delete(this.failed.keys().next().value!)
-      this.init.log('provider %s not reached: skipped for %d ms', id, delayMs)
+      if (connected) this.failed.delete(id)
+      else this.init.log('provider %s not reached: skipped for %d ms', id, this.failed.fail(id))
     }, () => {})
   }
 

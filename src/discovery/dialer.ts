@@ -57,6 +57,7 @@ import { KEEP_ALIVE } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { sleep } from '../util/sleep.ts'
+import { BackoffTable } from './backoff.ts'
 import type { Connection, IdentifyResult, Libp2p, Logger, PeerId, PeerInfo, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Counters } from '../replication/counters.ts'
@@ -70,8 +71,6 @@ const DISCOVERED_ATTEMPTS = 16
 export const ANNOUNCED_BACKOFF_MIN_MS = 1_500
 /** The announcement backoff doubles per consecutive failure up to this, ms. */
 export const ANNOUNCED_BACKOFF_MAX_MS = 60_000
-/** Peers with a backoff (of either kind) that are remembered at most (the longest-quiet one is dropped). */
-const MAX_BACKOFF_PEERS = 1_024
 /** No dial to a peer for this long after it first closed a connection before identify, ms. */
 export const REFUSED_BACKOFF_MIN_MS = 1_500
 /** The refusal backoff doubles per refusal up to this, ms. */
@@ -79,13 +78,6 @@ export const REFUSED_BACKOFF_MAX_MS = 60_000
 /** How long a dial waits for identify over its new connection before counting it as connected anyway, ms. */
 const IDENTIFY_WAIT_MS = 5_000
 
-/** A peer's backoff: announcement-driven dials after failures, or every dial after refusals. */
-interface Backoff {
-  /** The backoff after the last failure, ms. */
-  delayMs: number
-  /** Nothing is dialled before this time (`performance.now()`, ms). */
-  until: number
-}
 
 /** What one dial attempt did: `skipped` made no dial (shutdown, blocked, self, already dialling). */
 type DialOutcome = 'connected' | 'failed' | 'skipped'
@@ -110,13 +102,13 @@ export class PeerDialer {
   /** Peer ids with a loop keeping them connected (bootstrap addresses, `keep`), and the addresses it dials. */
   private readonly kept = new Map<string, Multiaddr[]>()
   /** Peers whose last announcement-driven dial failed, oldest failure first. */
-  private readonly backoff = new Map<string, Backoff>()
+  private readonly backoff = new BackoffTable(ANNOUNCED_BACKOFF_MIN_MS, ANNOUNCED_BACKOFF_MAX_MS)
   /** Peers that closed a connection before identify ran on it, oldest refusal first. */
-  private readonly refused = new Map<string, Backoff>()
+  private readonly refused = new BackoffTable(REFUSED_BACKOFF_MIN_MS, REFUSED_BACKOFF_MAX_MS)
   /** Connections identify has run over. */
   private readonly identified = new WeakSet<Connection>()
-  /** Dials waiting to learn whether their new connection gets identified or closes first. */
-  private readonly settling = new Map<Connection, Array<(identified: boolean) => void>>()
+  /** The dial waiting to learn whether its new connection gets identified or closes first (one per connection: one dial per peer at a time). */
+  private readonly settling = new Map<Connection, (identified: boolean) => void>()
 
   constructor (init: PeerDialerInit) {
     this.init = init
@@ -142,8 +134,7 @@ export class PeerDialer {
     this.init.mdns?.removeEventListener('peer', this.onAnnounced)
     this.shutdown.abort()
     this.shutdown = undefined
-    for (const waiters of this.settling.values()) for (const done of waiters) done(false)
-    this.settling.clear()
+    for (const done of [...this.settling.values()]) done(false)
     this.kept.clear()
     this.backoff.clear()
     this.refused.clear()
@@ -173,20 +164,20 @@ export class PeerDialer {
   }
 
   /** Dials `peer` (by id, addresses from the peer store) unless connected, already dialling, or refused lately. */
-  async dial (peer: PeerId | Multiaddr | Multiaddr[], keepAlive = true): Promise<boolean> {
+  async dial (peer: PeerId | Multiaddr, keepAlive = true): Promise<boolean> {
     return await this.attempt(peer, keepAlive) === 'connected'
   }
 
   /** Whether `peerId` refused a connection lately: no dial to it until its backoff ends (for the connection gater). */
   isRefusing (peerId: string): boolean {
-    return performance.now() < (this.refused.get(peerId)?.until ?? 0)
+    return this.refused.active(peerId)
   }
 
-  private async attempt (peer: PeerId | Multiaddr | Multiaddr[], keepAlive = true): Promise<DialOutcome> {
+  private async attempt (peer: PeerId | Multiaddr, keepAlive = true): Promise<DialOutcome> {
     const { libp2p } = this.init
     const signal = this.shutdown?.signal
     if (signal === undefined || signal.aborted) return 'skipped'
-    const id = isPeerId(peer) ? peer.toString() : peerIdOf(Array.isArray(peer) ? peer[0] : peer)
+    const id = isPeerId(peer) ? peer.toString() : peerIdOf(peer)
     if (id === undefined || id === libp2p.peerId.toString() || this.init.isBlocked(id) || this.isRefusing(id)) return 'skipped'
     if (libp2p.getConnections(peerIdFromString(id)).length > 0) return 'connected'
     const pending = this.dialing.get(id)
@@ -203,7 +194,7 @@ export class PeerDialer {
     return await run
   }
 
-  private async dialOnce (peer: PeerId | Multiaddr | Multiaddr[], id: string, keepAlive: boolean, signal: AbortSignal): Promise<DialOutcome> {
+  private async dialOnce (peer: PeerId | Multiaddr, id: string, keepAlive: boolean, signal: AbortSignal): Promise<DialOutcome> {
     const { libp2p, counters, log } = this.init
     try {
       const connection = await libp2p.dial(peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
@@ -237,15 +228,13 @@ export class PeerDialer {
       const done = (identified: boolean): void => {
         clearTimeout(timer)
         signal.removeEventListener('abort', onAbort)
-        const waiters = this.settling.get(connection)?.filter(w => w !== done) ?? []
-        if (waiters.length > 0) this.settling.set(connection, waiters)
-        else this.settling.delete(connection)
+        this.settling.delete(connection)
         resolve(identified)
       }
       const onAbort = (): void => { done(false) }
       const timer = setTimeout(() => { done(connection.status === 'open') }, IDENTIFY_WAIT_MS)
       signal.addEventListener('abort', onAbort)
-      this.settling.set(connection, [...(this.settling.get(connection) ?? []), done])
+      this.settling.set(connection, done)
     })
   }
 
@@ -255,18 +244,16 @@ export class PeerDialer {
     this.identified.add(connection)
     this.backoff.delete(peerId.toString())
     this.refused.delete(peerId.toString())
-    for (const done of this.settling.get(connection) ?? []) done(true)
+    this.settling.get(connection)?.(true)
   }
 
   /** A connection closed: if before identify ran on it, and not by our own block, the peer is refusing this node. */
   private readonly onClose = (evt: CustomEvent<Connection>): void => {
     const connection = evt.detail
-    for (const done of this.settling.get(connection) ?? []) done(false)
+    this.settling.get(connection)?.(false)
     const id = connection.remotePeer.toString()
     if (this.shutdown === undefined || this.identified.has(connection) || this.init.isBlocked(id)) return
-    const last = this.refused.get(id)
-    const delayMs = last === undefined ? REFUSED_BACKOFF_MIN_MS : Math.min(last.delayMs * 2, REFUSED_BACKOFF_MAX_MS)
-    remember(this.refused, id, { delayMs, until: performance.now() + delayMs })
+    const delayMs = this.refused.fail(id)
     this.init.log('%s closed a connection before identify: no dial to it for %d ms', id, delayMs)
     // Else libp2p's reconnect queue redials it on the disconnect, and again on the next.
     this.init.libp2p.peerStore.merge(connection.remotePeer, { tags: { [KEEP_ALIVE]: undefined } }).catch(() => {})
@@ -294,7 +281,7 @@ export class PeerDialer {
     const { libp2p, isBlocked } = this.init
     const key = id.toString()
     if (this.shutdown === undefined || this.dialing.has(key) || this.retrying.has(key) || isBlocked(key) || libp2p.getConnections(id).length > 0) return
-    if (performance.now() < (this.backoff.get(key)?.until ?? 0)) return
+    if (this.backoff.active(key)) return
     libp2p.peerStore.merge(id, { multiaddrs }).then(async () => {
       if (await this.attempt(id) === 'failed') this.backOff(key)
     }).catch(err => {
@@ -306,10 +293,7 @@ export class PeerDialer {
   /** Records a failed announcement-driven dial of `id`: the next backoff is the last one doubled, within bounds. */
   private backOff (id: string): void {
     if (this.shutdown === undefined || this.init.libp2p.getConnections(peerIdFromString(id)).length > 0) return
-    const last = this.backoff.get(id)
-    const delayMs = last === undefined ? ANNOUNCED_BACKOFF_MIN_MS : Math.min(last.delayMs * 2, ANNOUNCED_BACKOFF_MAX_MS)
-    remember(this.backoff, id, { delayMs, until: performance.now() + delayMs })
-    this.init.log('announcements of %s skipped for %d ms', id, delayMs)
+    this.init.log('announcements of %s skipped for %d ms', id, this.backoff.fail(id))
   }
 
   /**
@@ -357,17 +341,10 @@ export class PeerDialer {
   }
 }
 
-/** Sets `map[id]`, re-inserted so that the map stays in order of last update (its first key the longest-quiet peer), and bounded. */
-function remember (map: Map<string, Backoff>, id: string, backoff: Backoff): void {
-  map.delete(id)
-  map.set(id, backoff)
-  if (map.size > MAX_BACKOFF_PEERS) map.delete(map.keys().next().value!)
-}
-
 function peerIdOf (addr: Multiaddr): string | undefined {
   return addr.getComponents().findLast(c => c.name === 'p2p')?.value
 }
 
-function isPeerId (x: PeerId | Multiaddr | Multiaddr[]): x is PeerId {
+function isPeerId (x: PeerId | Multiaddr): x is PeerId {
   return typeof (x as PeerId).toMultihash === 'function'
 }

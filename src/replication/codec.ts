@@ -242,7 +242,7 @@ export function encodeReceived (bytes: number): Uint8Array {
   w.u8(FORMAT)
   w.u8(Kind.RECEIVED)
   w.varint(bytes)
-  return w.buf
+  return w.done()
 }
 
 // --- decoding ----------------------------------------------------------------

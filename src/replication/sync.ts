@@ -20,7 +20,8 @@
  * and, going the other way, a RECEIVED after each RECORDS frame has been
  * applied: the bytes of RECORDS frames taken in so far. A sender keeps at
  * most a window of RECORDS frames (plus the frame it is writing) not yet
- * reported received, sized by how long the reports take (send-window.ts).
+ * reported received, sized from the rate and delay of those reports
+ * (send-window.ts).
  * Without that, a catch-up wrote as fast as the muxer took it, megabytes
  * queued on the connection, and over a slow link (2 Mbit/s) everything
  * behind them waited for seconds: libp2p's pings timed out and it dropped
@@ -289,7 +290,6 @@ export class SyncProtocol {
     }
     await this.write(lp, encodeEnd(), round)
   }
-
 
   /**
    * Reads RECORDS frames until END, validating and applying each, and
