@@ -141,6 +141,8 @@ export interface NodeStats {
     syncBytesSent: number
     syncBytesReceived: number
     syncFailures: number
+    /** Sync buckets left out of a round because their last exchange with that peer changed nothing (a record one side refuses: see README, Limits). */
+    syncBucketsSkipped: number
     dialFailures: number
     /** Errors caught in background tasks (logged, never thrown). */
     backgroundErrors: number

@@ -30,6 +30,7 @@ const COUNTERS: ReadonlyArray<[StatsCounter, string, string]> = [
   ['syncBytesSent', 'repram_sync_bytes_sent_total', 'Bytes sent by the sync protocol'],
   ['syncBytesReceived', 'repram_sync_bytes_received_total', 'Bytes received by the sync protocol'],
   ['syncFailures', 'repram_sync_failures_total', 'Sync exchanges that failed'],
+  ['syncBucketsSkipped', 'repram_sync_buckets_skipped_total', 'Sync buckets left out because their last exchange with the peer changed nothing'],
   ['dialFailures', 'repram_dial_failures_total', 'Failed dials to peers'],
   ['backgroundErrors', 'repram_background_errors_total', 'Errors caught in background tasks']
 ]

@@ -24,6 +24,7 @@ export function newCounters (): Counters {
     syncBytesSent: 0,
     syncBytesReceived: 0,
     syncFailures: 0,
+    syncBucketsSkipped: 0,
     dialFailures: 0,
     backgroundErrors: 0
   }

@@ -31,7 +31,11 @@
  *
  * Both sides apply what they receive under last-writer-wins, so both end
  * with the union of live entries (and markers). Two nodes already in sync
- * exchange an 8 KiB summary and three tiny frames. Records are validated
+ * exchange an 8 KiB summary and three tiny frames. A bucket whose last
+ * exchange with the peer left both digests as they were (a record one
+ * side refuses under its own limits) is left out of WANT for a growing
+ * number of rounds, until either side's digest of it changes
+ * (stuck-buckets.ts). Records are validated
  * like gossip and dropped one by one; a malformed frame ends the round (the
  * stream is reset). A round has no deadline as a whole, so a large catch-up
  * over a slow link finishes; it is abandoned when for `idleTimeout` ms (the
@@ -50,6 +54,7 @@ import { decodeMessage, encodeEnd, encodeReceived, encodeRecords, encodeSummary,
 import { checkRecord } from './validate.ts'
 import { RoundVersions } from './round-versions.ts'
 import { SendWindow } from './send-window.ts'
+import { StuckBuckets } from './stuck-buckets.ts'
 import { InvalidMessageError } from '../errors.ts'
 import { SYNC_BUCKETS } from '../store/digest.ts'
 import type { Message, WireRecord } from './codec.ts'
@@ -135,6 +140,8 @@ class RoundSignal {
 export class SyncProtocol {
   private readonly init: SyncProtocolInit
   private readonly inFlight = new Map<string, PeerRounds>()
+  /** Buckets whose last exchange with a peer changed nothing (see stuck-buckets.ts). */
+  private readonly stuck = new StuckBuckets()
   private shutdown?: AbortController
 
   constructor (init: SyncProtocolInit) {
@@ -146,7 +153,8 @@ export class SyncProtocol {
     this.shutdown = new AbortController()
     await this.init.libp2p.handle(this.init.protocol, (stream, connection) => {
       const round = new RoundSignal(this.shutdown?.signal, this.init.idleTimeout)
-      this.respond(stream, connection.remotePeer, round).catch((err: Error) => {
+      this.respond(stream, connection.remotePeer, round).catch((reason: unknown) => {
+        const err = asError(reason, 'responding')
         stream.abort(err)
         if (round.stopping) return
         this.init.counters.syncFailures++
@@ -161,6 +169,7 @@ export class SyncProtocol {
     this.shutdown = undefined
     await this.init.libp2p.unhandle(this.init.protocol).catch(() => {})
     await Promise.allSettled([...this.inFlight.values()].map(async r => await (r.next ?? r.current)))
+    this.stuck.clear()
   }
 
   /**
@@ -187,7 +196,9 @@ export class SyncProtocol {
     }
     const round = new RoundSignal(this.shutdown.signal, this.init.idleTimeout)
     const rounds: PeerRounds = { current: Promise.resolve(false), summarized: false }
-    const current: Promise<boolean> = this.initiate(peer, round, () => { rounds.summarized = true }).then(() => true, (err: Error) => {
+    const current: Promise<boolean> = this.initiate(peer, round, () => { rounds.summarized = true }).then(() => true, (reason: unknown) => {
+      // Not always an Error: a stream closed under a pending negotiation rejects with its close event.
+      const err = asError(reason, 'opening the stream')
       if (round.stopping) return false
       this.init.counters.syncFailures++
       this.init.log('sync with %p failed - %s', peer, err.message)
@@ -208,7 +219,8 @@ export class SyncProtocol {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_BUFFERED_BYTES })
     round.watch(stream) // after the reader's own listener: data already queued goes to both
     try {
-      const summary = encodeSummary(this.init.store.digests)
+      const mine = this.init.store.digests.slice()
+      const summary = encodeSummary(mine)
       summarized()
       await this.write(lp, summary, round)
       const { msg: want } = await this.read(lp, round)
@@ -225,8 +237,15 @@ export class SyncProtocol {
       }
       await this.sendRecords(lp, wanted, round, received)
       await stream.close({ signal: round.signal })
-    } catch (err) {
-      stream.abort(err as Error)
+      const mineOfWanted = new Uint32Array(want.digests.length)
+      for (let i = 0; i < want.buckets.length; i++) {
+        mineOfWanted[2 * i] = mine[2 * want.buckets[i]]
+        mineOfWanted[2 * i + 1] = mine[2 * want.buckets[i] + 1]
+      }
+      this.stuck.exchanged(peer.toString(), want.buckets, mineOfWanted, want.digests, performance.now())
+    } catch (reason) {
+      const err = asError(reason, 'closing the stream')
+      stream.abort(err)
       throw err
     }
     this.init.counters.syncRounds++
@@ -240,19 +259,31 @@ export class SyncProtocol {
     const theirs = summary.digests
     const ours = this.init.store.digests
     if (theirs.length !== ours.length) throw new InvalidMessageError(`peer uses ${theirs.length / 2} buckets, we use ${SYNC_BUCKETS}`)
+    const id = peer.toString()
+    const now = performance.now()
     const buckets: number[] = []
     for (let b = 0; b < SYNC_BUCKETS; b++) {
-      if (theirs[2 * b] !== ours[2 * b] || theirs[2 * b + 1] !== ours[2 * b + 1]) buckets.push(b)
+      if (theirs[2 * b] === ours[2 * b] && theirs[2 * b + 1] === ours[2 * b + 1]) {
+        this.stuck.settled(id, b)
+      } else if (this.stuck.skip(id, b, ours, 2 * b, theirs, 2 * b, now)) {
+        this.init.counters.syncBucketsSkipped++
+      } else {
+        buckets.push(b)
+      }
     }
     const digests = new Uint32Array(2 * buckets.length)
+    const theirDigests = new Uint32Array(2 * buckets.length)
     for (let i = 0; i < buckets.length; i++) {
       digests[2 * i] = ours[2 * buckets[i]]
       digests[2 * i + 1] = ours[2 * buckets[i] + 1]
+      theirDigests[2 * i] = theirs[2 * buckets[i]]
+      theirDigests[2 * i + 1] = theirs[2 * buckets[i] + 1]
     }
     await this.write(lp, encodeWant(buckets, digests), round)
     await this.sendRecords(lp, bucketMask(buckets), round)
     await this.receiveRecords(lp, peer, round)
     await stream.close({ signal: round.signal })
+    this.stuck.exchanged(id, buckets, digests, theirDigests, now)
     this.init.counters.syncRounds++
   }
 

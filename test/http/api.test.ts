@@ -120,7 +120,7 @@ test('GET /v1/metrics is Prometheus text with HTTP and node series', async () =>
   assert.is(find('repram_puts_local_total'), stats.counters.putsLocal)
   assert.ok((find('repram_puts_local_total') ?? 0) >= 1)
   for (const name of ['repram_rejected_messages_total', 'repram_replicated_applied_total', 'repram_sync_rounds_total',
-    'repram_sync_failures_total', 'repram_gossip_sent_total', 'repram_expired_total', 'repram_http_watch_streams', 'repram_tombstones']) {
+    'repram_sync_failures_total', 'repram_sync_buckets_skipped_total', 'repram_gossip_sent_total', 'repram_expired_total', 'repram_http_watch_streams', 'repram_tombstones']) {
     assert.type(find(name), 'number', name)
   }
 })

@@ -4,6 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { startCluster, startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { bucketOf, hashKeyUtf8 } from '../../src/store/digest.ts'
 import type { RepramNode } from '../../src/index.ts'
 
 const test = suite('sync: late joiners, restarts, partitions')
@@ -155,6 +156,43 @@ test('a record beyond this node\'s limits is dropped alone: the rest of the batc
   assert.is(small.stats().counters.syncFailures, 0)
   assert.is(big.stats().counters.syncFailures, 0)
   assert.ok(small.stats().counters.rejected >= 2, `rejected ${small.stats().counters.rejected}`)
+})
+
+test('a record one node refuses is not sent again every round: its bucket is left out, and tried again less and less often', async () => {
+  const big = await startNode({ maxValueBytes: 2 * 1024 * 1024, syncInterval: 0 })
+  started.push(big)
+  const value = 1536 * 1024
+  await big.put('refused', new Uint8Array(value), { ttl: 60_000 })
+  await big.put('taken', 'fits', { ttl: 60_000 })
+  const small = await startNode({ bootstrap: [big.multiaddrs[0]], syncInterval: 0 })
+  started.push(small)
+  await waitFor(() => small.getSync('taken') !== undefined, { message: 'the join round' })
+  const sent = (): number => big.stats().counters.syncBytesSent + small.stats().counters.syncBytesSent
+  const skipped = (): number => big.stats().counters.syncBucketsSkipped + small.stats().counters.syncBucketsSkipped
+  const before = sent()
+  const rounds = 12
+  for (let i = 0; i < rounds; i++) {
+    // Either side may start a round: both remember what they exchanged.
+    assert.ok(await (i % 2 === 0 ? big.syncWith(small.peerId) : small.syncWith(big.peerId)), `round ${i}`)
+  }
+  const bytes = sent() - before
+  // Sending the bucket every round would be 12 x 1.5 MiB; tries come after 1, 2, 4, ... rounds left out.
+  assert.ok(bytes < 4 * value, `${bytes} bytes sent in ${rounds} rounds`)
+  assert.ok(skipped() >= rounds - 4, `${skipped()} buckets skipped`)
+  assert.is(small.getSync('refused'), undefined)
+  assert.is(big.stats().counters.syncFailures + small.stats().counters.syncFailures, 0)
+  // A new write into the stuck bucket makes a new pair of digests: the next round carries it.
+  const bucketOfRefused = bucketOf(hashKeyUtf8('refused', { bytes: 0 }))
+  let key = ''
+  for (let i = 0; key === ''; i++) if (bucketOf(hashKeyUtf8(`same-bucket/${i}`, { bytes: 0 })) === bucketOfRefused) key = `same-bucket/${i}`
+  await big.blockPeer(small.peerId) // no gossip: only sync can carry it
+  await big.put(key, 'carried by sync', { ttl: 60_000 })
+  big.unblockPeer(small.peerId)
+  // The round on reconnecting, or one asked for (a round can fail while the two redial each other).
+  await waitFor(async () => small.getSync(key) !== undefined || (await small.syncWith(big.peerId) && small.getSync(key) !== undefined),
+    { message: 'a round to carry the write' })
+  assert.is(text(small.getSync(key)?.value), 'carried by sync')
+  assert.is(small.getSync('refused'), undefined)
 })
 
 test('a joining node is sent what it lacks, and nothing travels back', async () => {
