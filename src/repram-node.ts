@@ -206,6 +206,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       counters: this.counters,
       log: logger('repram:gossip'),
       onRecords: (records) => { this.applyRemote(records, true) },
+      onRefused: (records) => { this.applyRefused(records) },
       onAcks: (acker, acks) => { this.onAcks(acker, acks) }
     })
     const sync = new SyncProtocol({
@@ -218,7 +219,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       clock: config.clock,
       counters: this.counters,
       log: logger('repram:sync'),
-      onRecords: (records) => { this.applyRemote(records, false) }
+      onRecords: (records) => { this.applyRemote(records, false) },
+      onRefused: (records) => { this.applyRefused(records) }
     })
     const dialer = new PeerDialer({
       libp2p,
@@ -640,7 +642,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         // Already stored (e.g. a sync round was faster than gossip): still a confirmation.
         if (viaGossip && rec.ack === true && rec.value !== null) {
           const held = this.store.record(rec.key)
-          if (held !== undefined && held.wall === rec.wall && held.counter === rec.counter && held.origin === rec.origin) {
+          if (held !== undefined && held.value !== null && held.wall === rec.wall && held.counter === rec.counter && held.origin === rec.origin) {
             running.gossip.ack({ origin: rec.origin, wall: rec.wall, counter: rec.counter })
           }
         }
@@ -649,6 +651,22 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       } else {
         this.counters.rejected++
         this.log('store full: dropped replicated write of "%s"', rec.key)
+      }
+    }
+  }
+
+  /**
+   * Takes newer versions this node refuses for its own limits on values
+   * (see `MemoryStore.refuse`): a value they supersede here goes, as by a
+   * delete (listeners see `entry:delete` with the refused version).
+   */
+  private applyRefused (records: WireRecord[]): void {
+    if (this.running === undefined) return
+    for (const rec of records) {
+      this.hlc.observe(rec.wall, rec.counter)
+      const { status, hadValue } = this.store.refuse(rec)
+      if (status === 'applied' && hadValue) {
+        this.inOrder(() => { this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false }) })
       }
     }
   }

@@ -37,6 +37,8 @@ export interface ReplicationContext {
   clock: () => number
   counters: Counters
   log: Logger
-  /** Applies valid, unexpired records received from a peer. */
+  /** Applies valid records received from a peer (expired ones too: they supersede older versions). */
   onRecords: (records: WireRecord[], from: string) => void
+  /** Takes records refused only for this node's own limits on values (`overOwnLimits`): newer versions it cannot hold. */
+  onRefused: (records: WireRecord[], from: string) => void
 }

@@ -40,7 +40,7 @@
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { decodeMessage, encodeAcks, encodeRecords, recordSize, Kind, MAX_ACKS_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
-import { breaksProtocol, checkRecord } from './validate.ts'
+import { breaksProtocol, checkRecord, overOwnLimits } from './validate.ts'
 import type { Ack, Message, WireRecord } from './codec.ts'
 import type { ReplicationContext } from './counters.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -248,6 +248,7 @@ export class GossipReplicator {
       const now = clock()
       const accepted: WireRecord[] = []
       let expired: WireRecord[] | undefined
+      let refused: WireRecord[] | undefined
       let foul = 0
       for (const rec of message.records) {
         const verdict = checkRecord(rec, now, bounds)
@@ -255,6 +256,7 @@ export class GossipReplicator {
         if (verdict === 'expired') { (expired ??= []).push(rec); continue }
         counters.rejected++
         if (breaksProtocol(verdict)) foul++
+        else if (overOwnLimits(verdict)) (refused ??= []).push(rec)
         log('dropped record "%s" from %p: %s', rec.key, from, verdict)
       }
       // A record no honest node sends rejects the whole message (forwarded, it
@@ -262,6 +264,8 @@ export class GossipReplicator {
       // message with nothing live is not passed on (its values are past
       // their time), at no cost to its sender; what it supersedes here goes.
       if (foul > 0) return TopicValidatorResult.Reject
+      // A newer version over this node's limits still supersedes older ones here.
+      if (refused !== undefined) this.deliver(refused, true)
       if (accepted.length === 0) {
         if (expired !== undefined) this.deliver(expired)
         return TopicValidatorResult.Ignore
@@ -310,10 +314,11 @@ export class GossipReplicator {
     }
   }
 
-  /** Hands records to the node; a failure is counted and logged, never thrown into gossipsub. */
-  private deliver (records: WireRecord[]): void {
+  /** Hands records to the node (`refused`: over its own limits); a failure is counted and logged, never thrown into gossipsub. */
+  private deliver (records: WireRecord[], refused = false): void {
     try {
-      this.init.onRecords(records, 'gossip')
+      if (refused) this.init.onRefused(records, 'gossip')
+      else this.init.onRecords(records, 'gossip')
     } catch (err) {
       this.init.counters.backgroundErrors++
       this.init.log.error('applying a gossip message failed - %e', err)

@@ -33,11 +33,13 @@
  * with the union of live entries (and markers). Two nodes already in sync
  * exchange an 8 KiB summary and three tiny frames. A bucket whose last
  * exchange with the peer left both digests as they were (a record one
- * side refuses under its own limits) is left out of WANT for a growing
+ * side refuses and keeps nothing of) is left out of WANT for a growing
  * number of rounds, until either side's digest of it changes
  * (stuck-buckets.ts). Records are validated
- * like gossip and dropped one by one; a malformed frame ends the round (the
- * stream is reset). A round has no deadline as a whole, so a large catch-up
+ * like gossip and dropped one by one (one refused only for this node's
+ * value limits still supersedes older versions: `MemoryStore.refuse`); a
+ * malformed frame ends the round (the stream is reset). A round has no
+ * deadline as a whole, so a large catch-up
  * over a slow link finishes; it is abandoned when for `idleTimeout` ms (the
  * node's `syncIdleTimeout`) no frame was written or read and no chunk of one
  * arrived: a frame that trickles in over a slow link keeps its round alive,
@@ -51,7 +53,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { lpStream } from '@libp2p/utils'
 import { decodeMessage, encodeEnd, encodeReceived, encodeRecords, encodeSummary, encodeWant, recordSize, Kind, MAX_RECORDS_PER_MESSAGE } from './codec.ts'
-import { checkRecord } from './validate.ts'
+import { checkRecord, overOwnLimits } from './validate.ts'
 import { RoundVersions } from './round-versions.ts'
 import { SendWindow } from './send-window.ts'
 import { StuckBuckets } from './stuck-buckets.ts'
@@ -337,6 +339,7 @@ export class SyncProtocol {
       if (msg.kind !== Kind.RECORDS) throw new InvalidMessageError(`expected RECORDS or END, got kind ${msg.kind}`)
       const now = this.init.clock()
       const fresh: WireRecord[] = []
+      let refused: WireRecord[] | undefined
       for (const rec of msg.records) {
         const verdict = checkRecord(rec, now, this.init.bounds)
         // An expired record (a round is slow, or this clock a little ahead of
@@ -349,9 +352,12 @@ export class SyncProtocol {
           // Dropped alone: a record this node cannot take must not stall every later round.
           this.init.counters.rejected++
           this.init.log('dropped synced record "%s" from %p: %s', rec.key, peer, verdict)
+          // A newer version over this node's limits still supersedes older ones here.
+          if (overOwnLimits(verdict)) (refused ??= []).push(rec)
         }
       }
       this.init.counters.syncEntriesReceived += fresh.length
+      if (refused !== undefined) this.init.onRefused(refused, from)
       if (fresh.length > 0) this.init.onRecords(fresh, from)
       taken += bytes
       await this.write(lp, encodeReceived(taken), round)

@@ -28,6 +28,22 @@ export function breaksProtocol (verdict: string): boolean {
 }
 
 /**
+ * Whether a verdict refuses a record only for this node's own limits on a
+ * value (over `maxValueBytes`, or a TTL over `maxTtl`), the record being
+ * within every rule of time (`checkRecord` checks those first). Such a
+ * record is a real, newer version of a key this node can hold, but not
+ * with that value: it still supersedes older versions here
+ * (`MemoryStore.refuse`), rather than leaving them served as current.
+ * (A key over `maxKeyBytes` is not one: no older version of it is here,
+ * and a marker for it would take memory no limit bounds.)
+ */
+export function overOwnLimits (verdict: string): boolean {
+  return OWN_LIMITS.test(verdict)
+}
+
+const OWN_LIMITS = /^(value of \d+ bytes is larger than maxValueBytes|TTL \d+ ms is longer than maxTtl)/
+
+/**
  * `'ok'`, `'expired'`, or the reason the record is not acceptable here.
  * A record with a reason is dropped and counted on its own; the rest of its
  * message or sync frame still counts. An expired one is applied all the
@@ -36,13 +52,14 @@ export function breaksProtocol (verdict: string): boolean {
  */
 export function checkRecord (rec: StoreRecord, now: number, bounds: RecordBounds): 'ok' | 'expired' | string {
   const horizon = now + bounds.maxTtl + bounds.maxClockSkew
-  if (bounds.maxValueBytes !== undefined && rec.value !== null && rec.value.length > bounds.maxValueBytes) return `value of ${rec.value.length} bytes is larger than maxValueBytes (${bounds.maxValueBytes})`
-  if (bounds.maxKeyBytes !== undefined && rec.key.length > bounds.maxKeyBytes / 3 && Buffer.byteLength(rec.key) > bounds.maxKeyBytes) return `key is longer than maxKeyBytes (${bounds.maxKeyBytes})`
   // The rule local keys follow (decoded text is always well-formed): such a key could be neither read nor deleted here.
   if (hasControlCharacters(rec.key)) return FOUL_KEY
+  // Rules of time first, then the key: a verdict after those is `overOwnLimits`.
   if (rec.wall > now + bounds.maxClockSkew) return `version time ${rec.wall} is more than maxClockSkew ahead of ${now}`
   if (rec.expiresAt > horizon) return `expiresAt ${rec.expiresAt} is beyond maxTtl plus maxClockSkew from ${now}`
   if (rec.guardUntil > horizon) return `guardUntil ${rec.guardUntil} is beyond maxTtl plus maxClockSkew from ${now}`
+  if (bounds.maxKeyBytes !== undefined && rec.key.length > bounds.maxKeyBytes / 3 && Buffer.byteLength(rec.key) > bounds.maxKeyBytes) return `key is longer than maxKeyBytes (${bounds.maxKeyBytes})`
+  if (bounds.maxValueBytes !== undefined && rec.value !== null && rec.value.length > bounds.maxValueBytes) return `value of ${rec.value.length} bytes is larger than maxValueBytes (${bounds.maxValueBytes})`
   if (rec.value !== null && rec.expiresAt - rec.wall > bounds.maxTtl + bounds.maxClockSkew) return `TTL ${rec.expiresAt - rec.wall} ms is longer than maxTtl`
   if (rec.expiresAt <= now) return 'expired'
   return 'ok'

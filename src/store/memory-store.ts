@@ -116,8 +116,10 @@ const COUNTER = 6
 const ORIGIN = 7
 /** Content type id in `ctypeTable` + 1 (0: none). */
 const CTYPE = 8
-/** Value length, bytes. */
+/** Value length, bytes; for a marker, 0 or `REFUSED`. */
 const VLEN = 9
+/** `VLEN` of a marker left by `refuse`: it is never handed out to peers. */
+const REFUSED = 0xffffffff
 
 export class MemoryStore {
   private readonly clock: () => number
@@ -378,6 +380,34 @@ export class MemoryStore {
   }
 
   /**
+   * A newer version this node refuses to hold for its own limits (a value
+   * over its `maxValueBytes`, a TTL over its `maxTtl`). It supersedes older
+   * versions all the same, so that the value it replaced is not served as
+   * current: the key ends up absent, behind a marker of that version for
+   * as long as the version lives (the writer's expiry or guard). The
+   * marker has the version's digest, so the buckets of this node and of
+   * the nodes that hold the value agree; and it is never handed out by
+   * `records`: a peer that can hold the value must not take the marker of
+   * it (a marker of the same version would make it refuse the value as
+   * stale). Status `'applied'` when it superseded something (or left a
+   * marker), `'stale'` when this node holds that version or a newer one.
+   */
+  refuse (rec: StoreRecord): ApplyResult {
+    const slot = this.slotOf(rec.key)
+    if (slot !== undefined && compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], this.originTable.get(this.words[W * slot + ORIGIN])) <= 0) {
+      // Not newer: what a stale value does (a guard it carries may reach further), as on a node that holds it.
+      return this.apply(rec)
+    }
+    const result = this.apply({ ...rec, value: null, contentType: undefined })
+    // The marker, unless there was no need or no room for one.
+    const marker = this.slotOf(rec.key)
+    if (marker !== undefined && this.meta[M * marker + WALL] === rec.wall && this.words[W * marker + COUNTER] === rec.counter) {
+      this.words[W * marker + VLEN] = REFUSED
+    }
+    return result
+  }
+
+  /**
    * Live keys starting with `prefix`, sorted in code-unit order; expired ones
    * are left out. With `after`, only the keys that sort after it; with
    * `limit`, only the first `limit` of those, found in one pass without
@@ -398,8 +428,8 @@ export class MemoryStore {
   }
 
   /**
-   * Every record (live values and markers) whose bucket is flagged in
-   * `wanted`, or all when omitted. With `pauseEvery`, also `undefined` after
+   * Every record (live values and markers, but those left by `refuse`)
+   * whose bucket is flagged in `wanted`, or all when omitted. With `pauseEvery`, also `undefined` after
    * every that many slots looked at: a consumer that awaits something
    * there (a turn of the event loop) never holds the loop for a whole scan,
    * which at a million entries takes tens of milliseconds when few buckets
@@ -422,6 +452,7 @@ export class MemoryStore {
         if (this.hasValue(slot) && this.meta[M * slot + GUARD] > now) yield { ...this.recordAt(slot), value: null, contentType: undefined, expiresAt: this.meta[M * slot + GUARD] }
         continue
       }
+      if (!this.hasValue(slot) && this.words[W * slot + VLEN] === REFUSED) continue
       yield this.recordAt(slot)
     }
   }

@@ -46,6 +46,7 @@ function testReplicator (node: RepramNode, topic: string): GossipReplicator {
     counters: newCounters(),
     log: logger('test:gossip-limits'),
     onRecords: () => {},
+    onRefused: () => {},
     onAcks: () => {}
   })
 }

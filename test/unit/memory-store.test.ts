@@ -1206,4 +1206,47 @@ test('the store keeps its own copy of every value: changing or dropping the arra
   assert.is(store.record('absent'), undefined)
 })
 
+test('refuse: a newer version this node cannot hold removes the older value, leaves a marker with the digest of that version, and never hands it out', () => {
+  const { store: holder } = makeStore()
+  const { store: refuser } = makeStore()
+  const v1 = put('k', 'v1', { wall: 1000, expiresAt: 5_000 })
+  const v2 = put('k', 'v2: too large there', { wall: 2000, expiresAt: 8_000, guardUntil: 5_000 })
+  for (const s of [holder, refuser]) s.apply(v1)
+  holder.apply(v2)
+  assert.equal(refuser.refuse(v2), { status: 'applied', hadValue: true })
+  assert.is(refuser.get('k'), undefined, 'the older value is not served as current')
+  assert.is(refuser.markerCount, 1)
+  assert.equal([...refuser.digests], [...holder.digests], 'the same digests as a node that holds the value')
+  assert.equal([...refuser.records()], [], 'the marker is never handed out')
+  assert.is(refuser.apply(v1).status, 'stale', 'the older version cannot come back')
+  assert.is(refuser.refuse(v2).status, 'stale', 'the same version again')
+  // Both forget the version at the same time: the digests stay equal.
+  now = 7_999
+  for (const s of [holder, refuser]) sweep(s)
+  assert.equal([...refuser.digests], [...holder.digests])
+  now = 8_000
+  for (const s of [holder, refuser]) sweep(s)
+  assert.is(refuser.markerCount, 0)
+  assert.is(holder.size, 0)
+  assert.ok(refuser.digests.every(x => x === 0) && holder.digests.every(x => x === 0), 'both empty')
+})
+
+test('refuse: an older version than the one held changes nothing; a newer write replaces the marker, which is then handed out like any', () => {
+  const { store } = makeStore()
+  store.apply(put('k', 'v2', { wall: 2000 }))
+  assert.equal(store.refuse(put('k', 'v1', { wall: 1000 })), { status: 'stale', hadValue: true })
+  assert.is(text(store.get('k')?.value), 'v2')
+  assert.equal(store.refuse(put('k', 'v3', { wall: 3000 })), { status: 'applied', hadValue: true })
+  assert.equal([...store.records()], [])
+  store.apply(del('k', { wall: 4000, expiresAt: 9_000 }))
+  assert.equal([...store.records()].map(r => [r.key, r.wall, r.value]), [['k', 4000, null]], 'a delete\'s marker is handed out')
+  assert.equal(store.refuse(put('other', 'x', { wall: 1000 })), { status: 'applied', hadValue: false }, 'a key never seen gets a marker too')
+  assert.is(store.markerCount, 2)
+  const { store: full } = makeStore({ maxMarkers: 0 })
+  full.apply(put('k', 'v1'))
+  assert.equal(full.refuse(put('k', 'v2', { wall: 2000 })), { status: 'applied', hadValue: true })
+  assert.is(full.get('k'), undefined, 'with no room for markers the older value goes all the same')
+  assert.is(full.markerCount, 0)
+})
+
 test.run()

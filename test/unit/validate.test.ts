@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { breaksProtocol, checkRecord } from '../../src/replication/validate.ts'
+import { breaksProtocol, checkRecord, overOwnLimits } from '../../src/replication/validate.ts'
 import { put, del } from './helpers.ts'
 import type { RecordBounds } from '../../src/replication/validate.ts'
 
@@ -111,6 +111,26 @@ test('breaksProtocol: only a key no node accepts; verdicts from this node\'s own
     assert.not.ok(verdict === 'ok' || verdict === 'expired', verdict)
     assert.not.ok(breaksProtocol(verdict), verdict)
   }
+})
+
+test('overOwnLimits: a value or TTL over this node\'s limits, within every rule of time; not a long key, a time or a foul key', () => {
+  const small: RecordBounds = { ...BOUNDS, maxValueBytes: 4, maxKeyBytes: 8 }
+  const big = 'value over 4 bytes'
+  assert.ok(overOwnLimits(checkRecord(put('k', big, { wall: NOW, expiresAt: NOW + 10_000 }), NOW, small)))
+  assert.ok(overOwnLimits(checkRecord(put('k', big, { wall: NOW - 20_000, expiresAt: NOW - 1 }), NOW, small)), 'expired too: it still supersedes')
+  assert.ok(overOwnLimits(checkRecord(live({ wall: NOW - 10_000, expiresAt: NOW + BOUNDS.maxTtl }), NOW, BOUNDS)), 'a TTL over maxTtl')
+  for (const r of [
+    put('k', big, { wall: NOW + 60_000, expiresAt: NOW + 70_000 }), // a version from the future
+    put('k', big, { wall: NOW, expiresAt: HORIZON + 1 }), // an expiry beyond the horizon
+    put('k', big, { wall: NOW, expiresAt: NOW + 1, guardUntil: HORIZON + 1 }),
+    put('a key over 8 bytes', big, { wall: NOW, expiresAt: NOW + 10_000 }), // no marker for a key this node refuses
+    put('a\nb', big, { wall: NOW, expiresAt: NOW + 10_000 })
+  ]) {
+    const verdict = checkRecord(r, NOW, small)
+    assert.not.ok(verdict === 'ok' || verdict === 'expired' || overOwnLimits(verdict), verdict)
+  }
+  assert.not.ok(overOwnLimits('ok'))
+  assert.not.ok(overOwnLimits('expired'))
 })
 
 test.run()
