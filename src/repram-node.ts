@@ -394,9 +394,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
 
   /**
    * Deletes `key` everywhere with a replicated tombstone. Resolves to whether
-   * this node held a live value, once the tombstone is on its way (as for
-   * {@link put}). A key this node has never seen is left alone (there is
-   * nothing it could supersede).
+   * this node held a live value, or knows of one it could not hold (a newer
+   * version over its value limits), once the tombstone is on its way (as
+   * for {@link put}). A key this node has never seen is left alone (there
+   * is nothing it could supersede).
    */
   async delete (key: string, opts: AbortOptions = {}): Promise<boolean> {
     throwIfAborted(opts.signal)
@@ -404,7 +405,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     validateKey(key, this.config.maxKeyBytes)
     const current = this.store.record(key)
     // Nothing live to supersede (an expired value not swept yet is as good as gone).
-    if (current === undefined || current.value === null || current.expiresAt <= this.config.clock()) return false
+    const refused = current?.value === null && this.store.isRefused(key)
+    if (current === undefined || (current.value === null && !refused) || current.expiresAt <= this.config.clock()) return false
     const { wall, counter } = this.hlc.tick()
     const horizon = Math.max(current.expiresAt, current.guardUntil)
     const tomb: WireRecord = { key, value: null, expiresAt: horizon, wall, counter, origin: running.peerId, guardUntil: horizon }
@@ -414,7 +416,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       if (hadValue) this.emit('entry:delete', { type: 'delete', key, version: formatVersion(wall, counter), origin: running.peerId, local: true })
     })
     if (sent !== undefined) await sent
-    return hadValue
+    return hadValue || refused
   }
 
   /**

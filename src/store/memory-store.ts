@@ -253,6 +253,12 @@ export class MemoryStore {
     return slot === undefined ? undefined : this.valueAt(slot) ?? undefined
   }
 
+  /** Whether the newest version of `key` is one `refuse` took: a value that lives on nodes that could hold it. */
+  isRefused (key: string): boolean {
+    const slot = this.slotOf(key)
+    return slot !== undefined && !this.hasValue(slot) && this.words[W * slot + VLEN] === REFUSED && this.meta[M * slot] > this.now()
+  }
+
   /** Whether `key` has a live value. */
   has (key: string): boolean {
     return this.liveSlot(key) !== undefined

@@ -90,4 +90,16 @@ test('by sync: a node that missed the write drops the older value at the next ro
   assert.is(late.getSync('k')?.value.length, 4096)
 })
 
+test('a delete on the node that could not hold the newest value deletes it everywhere', async () => {
+  const [writer, small] = await pair()
+  await writer.put('k', 'v1 fits', { ttl: 60_000 })
+  await waitFor(() => small.getSync('k') !== undefined, { message: 'v1 on the small node' })
+  await writer.put('k', big(4096), { ttl: 60_000 })
+  await waitFor(() => small.getSync('k') === undefined, { message: 'v1 to go on the small node' })
+  assert.ok(await small.delete('k'), 'there was a value to delete')
+  await waitFor(() => writer.getSync('k') === undefined, { message: 'the delete on the writer' })
+  assert.not.ok(await small.delete('k'), 'nothing left to delete')
+  assert.not.ok(await small.delete('never-seen'))
+})
+
 test.run()
