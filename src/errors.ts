@@ -43,8 +43,9 @@ export class ValueTooLargeError extends RepramError {
   static readonly code = 'ERR_VALUE_TOO_LARGE'
   readonly size: number
   readonly limit: number
-  constructor (size: number, limit: number) {
-    super(`value is ${size} bytes, larger than maxValueBytes (${limit})`, ValueTooLargeError.code)
+  /** `limit`'s name: `'maxValueBytes'` (the node's), or `'maxBodyBytes'` (the HTTP adapter's). */
+  constructor (size: number, limit: number, limitName = 'maxValueBytes') {
+    super(`value is ${size} bytes, larger than ${limitName} (${limit})`, ValueTooLargeError.code)
     this.name = 'ValueTooLargeError'
     this.size = size
     this.limit = limit

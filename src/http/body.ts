@@ -29,7 +29,7 @@ export function readBody (req: IncomingMessage, limit: number): Promise<Uint8Arr
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > limit) {
     req.resume()
-    return Promise.reject(new ValueTooLargeError(declared, limit))
+    return Promise.reject(new ValueTooLargeError(declared, limit, 'maxBodyBytes'))
   }
   const sendContinue = pendingContinue.get(req)
   if (sendContinue !== undefined) {
@@ -53,7 +53,7 @@ export function readBody (req: IncomingMessage, limit: number): Promise<Uint8Arr
         chunks.length = 0
         // keep draining (and dropping) what is still in flight
         req.resume()
-        reject(new ValueTooLargeError(size, limit))
+        reject(new ValueTooLargeError(size, limit, 'maxBodyBytes'))
         return
       }
       chunks.push(chunk)

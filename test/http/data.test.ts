@@ -263,7 +263,9 @@ test('invalid keys are 400 InvalidKeyError: empty, too long, malformed escapes',
 test('a body over the limit with Content-Length is 413 ValueTooLargeError', async () => {
   const res = await put('big', new Uint8Array(MAX_VALUE + 1))
   assert.is(res.status, 413)
-  assert.is(((await res.json()) as { error: string }).error, 'ValueTooLargeError')
+  const body = await res.json() as { error: string, message: string }
+  assert.is(body.error, 'ValueTooLargeError')
+  assert.is(body.message, `value is ${MAX_VALUE + 1} bytes, larger than maxBodyBytes (${MAX_VALUE})`, 'the HTTP option that refused it')
   assert.is(await s.node.get('big'), undefined)
   // exactly the limit is fine
   assert.is((await put('big', new Uint8Array(MAX_VALUE))).status, 202)
