@@ -1,4 +1,5 @@
 /** Pure formatting helpers for human-readable CLI output. */
+import { utf8Text } from '../util/utf8.ts'
 
 /** `1536` -> `1.5 KiB`. */
 export function formatBytes (bytes: number): string {
@@ -49,12 +50,8 @@ export function table (header: string[], rows: string[][]): string {
 
 /** A short preview of a value for logs: text when it is printable UTF-8, else its size. */
 export function previewValue (bytes: Uint8Array, max = 40): string {
-  let text: string
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    return `<${formatBytes(bytes.byteLength)} binary>`
-  }
+  const text = utf8Text(bytes)
+  if (text === undefined) return `<${formatBytes(bytes.byteLength)} binary>`
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)) return `<${formatBytes(bytes.byteLength)} binary>`
   const oneLine = text.replace(/\s+/g, ' ')

@@ -10,6 +10,7 @@
 import { logger } from '@libp2p/logger'
 import { AbortError, NotStartedError } from '../errors.ts'
 import { isoTime } from './respond.ts'
+import { utf8Text } from '../util/utf8.ts'
 import type { RequestContext } from './context.ts'
 import type { Change } from '../types.ts'
 
@@ -17,8 +18,6 @@ const log = logger('repram:http:watch')
 
 /** Unsent bytes a stream may pile up before its client counts as too slow. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 export interface WatchEvent {
   event: Change['type']
@@ -45,13 +44,9 @@ export function changeEvent (change: Change, valueMaxBytes: number): WatchEvent 
       }
       if (entry.contentType !== undefined) data.content_type = entry.contentType
       if (entry.value.byteLength <= valueMaxBytes) {
-        try {
-          data.value = utf8.decode(entry.value)
-          data.encoding = 'utf8'
-        } catch {
-          data.value = Buffer.from(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength).toString('base64')
-          data.encoding = 'base64'
-        }
+        const text = utf8Text(entry.value)
+        data.value = text ?? Buffer.from(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength).toString('base64')
+        data.encoding = text === undefined ? 'base64' : 'utf8'
       }
       return { event: 'set', data }
     }

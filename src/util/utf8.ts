@@ -65,6 +65,16 @@ export function readUtf8 (buf: Buffer, start: number, end: number): string | und
   return isUtf8(bytes) ? bytes.toString('utf8') : undefined
 }
 
+/**
+ * The text `bytes` hold, or `undefined` when they are not valid UTF-8: how a
+ * value is shown as text. A leading byte-order mark stays (a `TextDecoder`
+ * drops it unless told not to), so the text encodes back to the same bytes.
+ */
+export function utf8Text (bytes: Uint8Array): string | undefined {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return isUtf8(buf) ? buf.toString('utf8') : undefined
+}
+
 /** Entries of a `Utf8Cache` (a power of two). */
 const CACHE_SLOTS = 32
 /** Longest byte sequence a `Utf8Cache` keeps. */

@@ -100,6 +100,12 @@ cli('put reads binary values from stdin and get writes them back raw', async () 
   assert.is(json.encoding, 'base64')
   assert.ok(Buffer.from(json.value, 'base64').equals(value))
   assert.ok(json.remainingTtl > 200 && json.remainingTtl <= 300, `remainingTtl ${json.remainingTtl}`)
+
+  // Text with a leading byte-order mark comes back as text with the mark: the same bytes.
+  const bom = Buffer.from([0xef, 0xbb, 0xbf, 0x68, 0x69])
+  assert.is((await run(['put', 'bin/bom', '-', '--url', nodes[1].url], { input: bom })).code, 0)
+  const text = JSON.parse((await run(['get', 'bin/bom', '--json', '--url', nodes[1].url])).out)
+  assert.equal([text.encoding, text.value], ['utf8', '\ufeffhi'])
 })
 
 cli('keys pages through every key, with and without a prefix', async () => {

@@ -252,6 +252,7 @@ test('formatting helpers', () => {
   assert.is(parseTime('1735689600000'), 1735689600000)
   assert.is(parseTime('soon'), undefined)
   assert.is(previewValue(new TextEncoder().encode('a\nb')), '"a b"')
+  assert.is(previewValue(new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0x69])), '" hi"', 'a byte-order mark shows (as white space)')
   assert.is(previewValue(new TextEncoder().encode('x'.repeat(50)), 10), `"${'x'.repeat(10)}…"`)
   assert.is(table(['A', 'BB'], [['long', 'x']]), 'A     BB\nlong  x')
 })

@@ -27,6 +27,8 @@ test('changeEvent: UTF-8 values as text, others as base64, large ones left out',
     key: 'k', version: '1.0', origin: 'peer', local: true, created_at: '2029-12-31T00:00:00.000Z', expires_at: '2030-01-01T00:00:00.000Z',
     size: 6, content_type: 'text/plain', value: 'héllo', encoding: 'utf8'
   })
+  const bom = changeEvent({ type: 'set', key: 'k', entry: entry(new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0x69])), local: false }, 64)
+  assert.equal([bom.data.value, bom.data.encoding, bom.data.size], ['\ufeffhi', 'utf8', 5], 'a leading byte-order mark is part of the value')
   const binary = changeEvent({ type: 'set', key: 'k', entry: entry(new Uint8Array([0xff, 0xfe, 0x00])), local: false }, 64)
   assert.is(binary.data.encoding, 'base64')
   assert.is(binary.data.value, '//4A')

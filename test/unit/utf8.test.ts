@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readUtf8, utf8Length, Utf8Cache, writeUtf8 } from '../../src/util/utf8.ts'
+import { readUtf8, utf8Length, utf8Text, Utf8Cache, writeUtf8 } from '../../src/util/utf8.ts'
 import { prng, randInt } from './helpers.ts'
 
 /** Code units of every kind: ASCII (controls too), 2 and 3 bytes, pairs, lone high and low surrogates. */
@@ -64,6 +64,17 @@ test('readUtf8 decodes valid UTF-8 as toString does, anywhere in a buffer, and r
     else assert.is(got, undefined, `accepted ${bytes.toString('hex')}`)
   }
   assert.is(readUtf8(Buffer.from('abc'), 1, 1), '', 'an empty range')
+})
+
+test('utf8Text: the text of valid UTF-8, a byte-order mark kept, so that it encodes back to the same bytes; undefined otherwise', () => {
+  for (const bytes of [[], [0x68, 0x69], [0xef, 0xbb, 0xbf], [0xef, 0xbb, 0xbf, 0x68, 0x69], [0xc3, 0xa9], [0xf0, 0x9f, 0x94, 0x91]]) {
+    const text = utf8Text(Uint8Array.from(bytes))
+    assert.type(text, 'string', JSON.stringify(bytes))
+    assert.equal([...Buffer.from(text!, 'utf8')], bytes, JSON.stringify(bytes))
+  }
+  const inside = Uint8Array.from([0xff, 0xef, 0xbb, 0xbf, 0x41, 0xff]).subarray(1, 5)
+  assert.is(utf8Text(inside), '\ufeffA', 'a view inside a larger buffer')
+  for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0x68, 0xfe]]) assert.is(utf8Text(Uint8Array.from(bad)), undefined, JSON.stringify(bad))
 })
 
 test('Utf8Cache gives what readUtf8 gives, through hits, misses and collisions, and never caches invalid bytes', () => {
