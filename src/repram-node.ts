@@ -664,9 +664,13 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    */
   private applyRefused (records: WireRecord[]): void {
     if (this.running === undefined) return
+    // Nothing is kept here beyond this node's horizon: a version whose TTL
+    // is over maxTtl leaves a marker only until then (its digest does not
+    // depend on its expiry; the next exchange after that brings it again).
+    const horizon = this.config.clock() + this.config.maxTtl + this.config.maxClockSkew
     for (const rec of records) {
       this.hlc.observe(rec.wall, rec.counter)
-      const { status, hadValue } = this.store.refuse(rec)
+      const { status, hadValue } = this.store.refuse(rec.expiresAt > horizon ? { ...rec, expiresAt: horizon } : rec)
       if (status === 'applied' && hadValue) {
         this.inOrder(() => { this.emit('entry:delete', { type: 'delete', key: rec.key, version: formatVersion(rec.wall, rec.counter), origin: rec.origin, local: false }) })
       }

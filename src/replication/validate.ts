@@ -29,8 +29,10 @@ export function breaksProtocol (verdict: string): boolean {
 
 /**
  * Whether a verdict refuses a record only for this node's own limits on a
- * value (over `maxValueBytes`, or a TTL over `maxTtl`), the record being
- * within every rule of time (`checkRecord` checks those first). Such a
+ * value (over `maxValueBytes`, or a TTL over `maxTtl`), its version and
+ * guard being within the rules of time (`checkRecord` checks those first;
+ * with a TTL over `maxTtl` its expiry may lie beyond this node's horizon,
+ * the marker of it must not). Such a
  * record is a real, newer version of a key this node can hold, but not
  * with that value: it still supersedes older versions here
  * (`MemoryStore.refuse`), rather than leaving them served as current.
@@ -54,13 +56,15 @@ export function checkRecord (rec: StoreRecord, now: number, bounds: RecordBounds
   const horizon = now + bounds.maxTtl + bounds.maxClockSkew
   // The rule local keys follow (decoded text is always well-formed): such a key could be neither read nor deleted here.
   if (hasControlCharacters(rec.key)) return FOUL_KEY
-  // Rules of time first, then the key: a verdict after those is `overOwnLimits`.
+  // The version's time and its guard first, then the key: a verdict after
+  // those is `overOwnLimits` (a value's TTL over maxTtl, checked before its
+  // expiry is, is one: the caller keeps its marker no longer than the horizon).
   if (rec.wall > now + bounds.maxClockSkew) return `version time ${rec.wall} is more than maxClockSkew ahead of ${now}`
-  if (rec.expiresAt > horizon) return `expiresAt ${rec.expiresAt} is beyond maxTtl plus maxClockSkew from ${now}`
   if (rec.guardUntil > horizon) return `guardUntil ${rec.guardUntil} is beyond maxTtl plus maxClockSkew from ${now}`
   if (bounds.maxKeyBytes !== undefined && rec.key.length > bounds.maxKeyBytes / 3 && Buffer.byteLength(rec.key) > bounds.maxKeyBytes) return `key is longer than maxKeyBytes (${bounds.maxKeyBytes})`
-  if (bounds.maxValueBytes !== undefined && rec.value !== null && rec.value.length > bounds.maxValueBytes) return `value of ${rec.value.length} bytes is larger than maxValueBytes (${bounds.maxValueBytes})`
   if (rec.value !== null && rec.expiresAt - rec.wall > bounds.maxTtl + bounds.maxClockSkew) return `TTL ${rec.expiresAt - rec.wall} ms is longer than maxTtl`
+  if (rec.expiresAt > horizon) return `expiresAt ${rec.expiresAt} is beyond maxTtl plus maxClockSkew from ${now}`
+  if (bounds.maxValueBytes !== undefined && rec.value !== null && rec.value.length > bounds.maxValueBytes) return `value of ${rec.value.length} bytes is larger than maxValueBytes (${bounds.maxValueBytes})`
   if (rec.expiresAt <= now) return 'expired'
   return 'ok'
 }

@@ -1,6 +1,7 @@
 /**
  * Nodes with different value limits: a newer version that one node cannot
- * hold (its value over that node's maxValueBytes) still replaces the older
+ * hold (its value over that node's maxValueBytes, its TTL over that node's
+ * maxTtl) still replaces the older
  * version there, by gossip and by sync, so the older value is not served as
  * current; the two nodes' sync digests agree; and the marker left in its
  * place never reaches a node that can hold the value.
@@ -10,6 +11,7 @@ import * as assert from 'uvu/assert'
 import { startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
 import { waitFor } from '../helpers/wait.ts'
 import type { Change, RepramNode } from '../../src/index.ts'
+import type { MemoryStore } from '../../src/store/memory-store.ts'
 
 const test = suite('mixed value limits')
 const started: RepramNode[] = []
@@ -100,6 +102,25 @@ test('a delete on the node that could not hold the newest value deletes it every
   await waitFor(() => writer.getSync('k') === undefined, { message: 'the delete on the writer' })
   assert.not.ok(await small.delete('k'), 'nothing left to delete')
   assert.not.ok(await small.delete('never-seen'))
+})
+
+test('a TTL over the node\'s maxTtl: the older value goes there too, behind a marker that lives no longer than that node keeps anything', async () => {
+  const writer = await startNode({ syncInterval: 0 })
+  const short = await startNode({ maxTtl: 60_000, syncInterval: 0, bootstrap: [writer.multiaddrs[0]] })
+  started.push(writer, short)
+  await waitForPeers([writer, short])
+  await waitForGossip(writer, [writer, short])
+  await waitFor(() => short.stats().tombstones === 1, { message: 'the gossip probe\'s delete' })
+  await writer.put('k', 'v1, a minute', { ttl: 60_000 })
+  await waitFor(() => short.getSync('k') !== undefined, { message: 'v1 on the node with the short maxTtl' })
+  await writer.put('k', 'v2, a day', { ttl: 24 * 3_600_000 })
+  await waitFor(() => short.getSync('k') === undefined, { message: 'v1 to go' })
+  assert.is(short.stats().tombstones, 2)
+  const marker = (short as unknown as { store: MemoryStore }).store.record('k')
+  assert.is(marker?.value, null)
+  assert.ok(marker!.expiresAt <= Date.now() + 60_000 + 30_000, 'no longer than maxTtl + maxClockSkew from now')
+  await inSync(short, writer)
+  assert.is(text(writer.getSync('k')?.value), 'v2, a day')
 })
 
 test.run()

@@ -45,8 +45,11 @@ test('invalid: a version more than maxClockSkew ahead', () => {
 })
 
 test('invalid: an expiry beyond maxTtl + maxClockSkew', () => {
-  assert.match(checkRecord(live({ expiresAt: HORIZON + 1 }), NOW, BOUNDS), /expiresAt \d+ is beyond maxTtl plus maxClockSkew/)
-  assert.match(checkRecord(live({ expiresAt: Number.MAX_SAFE_INTEGER }), NOW, BOUNDS), /beyond maxTtl plus maxClockSkew/)
+  // A TTL within the limit, from a clock ahead by the most allowed, ending beyond the horizon.
+  assert.match(checkRecord(live({ wall: NOW + BOUNDS.maxClockSkew, expiresAt: HORIZON + 1 }), NOW, BOUNDS), /expiresAt \d+ is beyond maxTtl plus maxClockSkew/)
+  // From this clock, a TTL over the limit: that verdict first (see overOwnLimits).
+  assert.match(checkRecord(live({ expiresAt: HORIZON + 1 }), NOW, BOUNDS), /TTL \d+ ms is longer than maxTtl/)
+  assert.match(checkRecord(live({ expiresAt: Number.MAX_SAFE_INTEGER }), NOW, BOUNDS), /TTL \d+ ms is longer than maxTtl/)
   assert.match(checkRecord(del('k', { wall: NOW, expiresAt: HORIZON + 1 }), NOW, BOUNDS), /expiresAt .* beyond/, 'a tombstone horizon too')
 })
 
@@ -77,7 +80,8 @@ test('zero clock skew: nothing ahead of now is accepted', () => {
   const strict: RecordBounds = { maxTtl: 1000, maxClockSkew: 0 }
   assert.is(checkRecord(live({ wall: NOW, expiresAt: NOW + 1000 }), NOW, strict), 'ok')
   assert.match(checkRecord(live({ wall: NOW + 1, expiresAt: NOW + 1000 }), NOW, strict), /maxClockSkew/)
-  assert.match(checkRecord(live({ wall: NOW, expiresAt: NOW + 1001 }), NOW, strict), /beyond/)
+  assert.match(checkRecord(live({ wall: NOW, expiresAt: NOW + 1001 }), NOW, strict), /TTL 1001 ms is longer than maxTtl/)
+  assert.match(checkRecord(del('k', { wall: NOW, expiresAt: NOW + 1001 }), NOW, strict), /beyond/)
 })
 
 test('pure: the same inputs give the same verdict and the record is not modified', () => {
@@ -119,9 +123,12 @@ test('overOwnLimits: a value or TTL over this node\'s limits, within every rule 
   assert.ok(overOwnLimits(checkRecord(put('k', big, { wall: NOW, expiresAt: NOW + 10_000 }), NOW, small)))
   assert.ok(overOwnLimits(checkRecord(put('k', big, { wall: NOW - 20_000, expiresAt: NOW - 1 }), NOW, small)), 'expired too: it still supersedes')
   assert.ok(overOwnLimits(checkRecord(live({ wall: NOW - 10_000, expiresAt: NOW + BOUNDS.maxTtl }), NOW, BOUNDS)), 'a TTL over maxTtl')
+  assert.ok(overOwnLimits(checkRecord(live({ expiresAt: NOW + 10 * BOUNDS.maxTtl }), NOW, BOUNDS)), 'a fresh one, its expiry beyond the horizon')
   for (const r of [
+    live({ expiresAt: NOW + 10 * BOUNDS.maxTtl, guardUntil: HORIZON + 1 }), // a guard beyond the horizon
+    live({ wall: NOW + 60_000, expiresAt: NOW + 10 * BOUNDS.maxTtl }), // a version from the future
     put('k', big, { wall: NOW + 60_000, expiresAt: NOW + 70_000 }), // a version from the future
-    put('k', big, { wall: NOW, expiresAt: HORIZON + 1 }), // an expiry beyond the horizon
+    put('k', big, { wall: NOW + BOUNDS.maxClockSkew, expiresAt: HORIZON + 1 }), // an expiry beyond the horizon, the TTL within the limit
     put('k', big, { wall: NOW, expiresAt: NOW + 1, guardUntil: HORIZON + 1 }),
     put('a key over 8 bytes', big, { wall: NOW, expiresAt: NOW + 10_000 }), // no marker for a key this node refuses
     put('a\nb', big, { wall: NOW, expiresAt: NOW + 10_000 })
