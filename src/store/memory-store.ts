@@ -81,6 +81,8 @@ export interface MemoryStoreInit {
    * effort). @default maxEntries
    */
   maxMarkers?: number
+  /** Most bytes of keys that markers keep, likewise. @default maxBytes */
+  maxMarkerBytes?: number
   /** Called for every live value removed by expiry. Must not throw. */
   onExpire?: (key: string, expiresAt: number) => void
   /** Time budget of one expiry slice, ms. @default 4 */
@@ -126,6 +128,7 @@ export class MemoryStore {
   private readonly maxEntries: number
   private readonly maxBytes: number
   private readonly maxMarkers: number
+  private readonly maxMarkerBytes: number
   private readonly onExpire?: (key: string, expiresAt: number) => void
   private readonly sliceMs: number
 
@@ -154,6 +157,8 @@ export class MemoryStore {
   private live = 0
   private markers = 0
   private liveBytes = 0
+  /** Bytes of the keys markers keep. */
+  private markerBytes = 0
   private readonly clockReuse: number
   private hashedKey = ''
   private hashedKeyHash = hashString('', 0)
@@ -173,6 +178,7 @@ export class MemoryStore {
     this.maxEntries = init.maxEntries
     this.maxBytes = init.maxBytes
     this.maxMarkers = init.maxMarkers ?? init.maxEntries
+    this.maxMarkerBytes = init.maxMarkerBytes ?? init.maxBytes
     this.onExpire = init.onExpire
     this.sliceMs = init.expirySliceMs ?? 4
     this.clockReuse = init.clockReuse ?? 0
@@ -184,6 +190,9 @@ export class MemoryStore {
   /** Bytes of live keys and values. */
   get bytes (): number { return this.liveBytes }
   get markerCount (): number { return this.markers }
+
+  /** Bytes of the keys markers keep (bounded by `maxMarkerBytes`). */
+  get markerKeyBytes (): number { return this.markerBytes }
 
   /** Arms the expiry timer. Idempotent. */
   start (): void {
@@ -208,6 +217,7 @@ export class MemoryStore {
     this.live = 0
     this.markers = 0
     this.liveBytes = 0
+    this.markerBytes = 0
     this.heap.clear()
     this.digests.fill(0)
     this.originTable = new Interner(s => hashString(s, 0x5bd1e995))
@@ -362,7 +372,7 @@ export class MemoryStore {
       const horizon = Math.max(rec.expiresAt, guard)
       const status: ApplyStatus = rec.value === null ? 'applied' : 'expired'
       const isMarker = slot !== undefined && !this.hasValue(slot)
-      if (horizon <= now || (!isMarker && this.markers >= this.maxMarkers)) {
+      if (horizon <= now || (!isMarker && !this.roomForMarker(rec.key))) {
         // Nothing left to guard, or no room for one more marker (best effort).
         if (slot !== undefined) this.freeSlot(slot)
         return { status, hadValue }
@@ -478,11 +488,12 @@ export class MemoryStore {
       if (this.keyAt(slot) === undefined || this.meta[M * slot] !== time) continue // stale heap item
       const key = this.keyAt(slot)!
       const wasLive = this.hasValue(slot)
-      if (wasLive && this.meta[M * slot + GUARD] > time && this.markers < this.maxMarkers) {
+      if (wasLive && this.meta[M * slot + GUARD] > time && this.roomForMarker(key)) {
         // Expired overwrite: keep a marker until the superseded versions are gone.
         this.liveBytes -= this.keyBytes(key) + this.valueLength(slot)
         this.live--
         this.markers++
+        this.markerBytes += this.keyBytes(key)
         this.setValue(slot, null)
         const ct = this.words[W * slot + CTYPE]
         if (ct !== 0) {
@@ -635,6 +646,7 @@ export class MemoryStore {
       this.liveBytes += this.keyBytes(rec.key) + rec.value.length
     } else {
       this.markers++
+      this.markerBytes += this.keyBytes(rec.key)
     }
     this.toggleDigest(slot)
     this.heap.push(expiresAt, slot)
@@ -651,10 +663,16 @@ export class MemoryStore {
       this.liveBytes -= this.keyBytes(this.keyAt(slot)!) + this.valueLength(slot)
     } else {
       this.markers--
+      this.markerBytes -= this.keyBytes(this.keyAt(slot)!)
     }
     this.originTable.release(this.words[W * slot + ORIGIN])
     if (this.words[W * slot + CTYPE] !== 0) this.ctypeTable.release(this.words[W * slot + CTYPE] - 1)
     this.setValue(slot, null)
+  }
+
+  /** Whether one more marker, under `key`, stays within `maxMarkers` and `maxMarkerBytes`. */
+  private roomForMarker (key: string): boolean {
+    return this.markers < this.maxMarkers && this.markerBytes + this.keyBytes(key) <= this.maxMarkerBytes
   }
 
   private freeSlot (slot: number): void {

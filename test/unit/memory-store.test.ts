@@ -295,7 +295,8 @@ test('LWW converges: the same records in any arrival order give the same records
     keys: s.keys(),
     size: s.size,
     bytes: s.bytes,
-    markers: s.markerCount
+    markers: s.markerCount,
+    markerKeyBytes: s.markerKeyBytes
   })
   const reference = snapshot(stores[0])
   // The winner per key is the maximum version.
@@ -315,6 +316,7 @@ test('LWW converges: the same records in any arrival order give the same records
   }
   assert.is(stores[0].size, 0)
   assert.is(stores[0].markerCount, 0)
+  assert.is(stores[0].markerKeyBytes, 0)
 })
 
 test('LWW converges with deletes too (tombstones that outlive what they delete, as nodes make them)', () => {
@@ -533,6 +535,35 @@ test('maxMarkers bounds every path to a marker: deletes of live keys, expired ov
   now = 200
   sweep(store)
   assert.ok(store.markerCount <= 10, `markers: ${store.markerCount}`)
+})
+
+test('maxMarkerBytes: markers keep at most that many bytes of keys, on every path to a marker', () => {
+  const { store } = makeStore({ maxMarkerBytes: 10 })
+  store.apply(del('aaaa')) // 4 bytes
+  assert.is(store.markerKeyBytes, 4)
+  store.apply(del('bbbbbbb')) // 7 more: over 10
+  assert.is(store.record('bbbbbbb'), undefined)
+  store.apply(put('cccccc', 'v')) // 6: room for exactly that
+  assert.equal(store.apply(del('cccccc', { wall: 2000 })), { status: 'applied', hadValue: true })
+  assert.is(store.record('cccccc')?.value, null, 'its marker kept')
+  assert.is(store.markerKeyBytes, 10)
+  // An expired overwrite with no room left: the key goes whole.
+  store.apply(put('dd', 'v1', { expiresAt: 5_000 }))
+  store.apply(put('dd', 'v2', { wall: 2000, expiresAt: 100 }))
+  now = 200
+  sweep(store)
+  assert.is(store.record('dd'), undefined)
+  assert.is(store.markerKeyBytes, 10)
+  assert.equal(store.refuse(put('eeee', 'refused', { wall: 3000 })), { status: 'applied', hadValue: false })
+  assert.is(store.record('eeee'), undefined, 'refusals too')
+  // A marker that goes frees its bytes; a new one fits again. Multi-byte keys count in UTF-8.
+  now = 10_000
+  sweep(store)
+  assert.is(store.markerKeyBytes, 0)
+  store.apply(del('ключ', { expiresAt: 20_000 })) // 8 bytes
+  assert.is(store.markerKeyBytes, 8)
+  store.clear()
+  assert.is(store.markerKeyBytes, 0)
 })
 
 test('an expire listener that writes the same key does not recurse, and last writer still wins', () => {
