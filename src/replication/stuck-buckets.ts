@@ -25,7 +25,9 @@
  * Both sides note the pairs they exchanged (the initiator learns the
  * responder's digests from `WANT`), so whichever of the two responds next
  * knows the history. Pairs are kept only for buckets that differed at the
- * last round: the responder forgets a bucket once it finds it equal. At
+ * last round: the responder forgets a bucket once it finds it equal, the
+ * initiator once the responder no longer asks for it and its own digest
+ * of it changed. At
  * most `maxPeers` peers are remembered, the one used least recently is
  * forgotten first (its buckets are then exchanged as if new).
  */
@@ -81,6 +83,23 @@ export class StuckBuckets {
     if (buckets === undefined) return
     buckets.delete(bucket)
     if (buckets.size === 0) this.peers.delete(peer)
+  }
+
+  /**
+   * The initiator's part: `peer` did not want the buckets not flagged in
+   * `wanted` (a mask by bucket), given this side's digests `mine` (all
+   * buckets, as in the summary). Such a bucket is equal on both sides now,
+   * or the responder left it out for a pair of digests it noted; a note
+   * whose own digest is no longer this side's cannot be that pair, so the
+   * bucket is equal: its note goes (after a join, all of them).
+   */
+  settledUnless (peer: string, wanted: Uint8Array, mine: Uint32Array): void {
+    const notes = this.peers.get(peer)
+    if (notes === undefined) return
+    for (const [b, e] of notes) {
+      if (wanted[b] !== 1 && (e.mine0 !== mine[2 * b] || e.mine1 !== mine[2 * b + 1])) notes.delete(b)
+    }
+    if (notes.size === 0) this.peers.delete(peer)
   }
 
   /**

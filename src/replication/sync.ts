@@ -228,6 +228,7 @@ export class SyncProtocol {
       const { msg: want } = await this.read(lp, round)
       if (want.kind !== Kind.WANT) throw new InvalidMessageError(`expected WANT, got kind ${want.kind}`)
       const wanted = bucketMask(want.buckets)
+      this.stuck.settledUnless(peer.toString(), wanted, mine)
       // What the responder just sent need not travel back: remember its versions.
       const received = new RoundVersions(MAX_REMEMBERED, MAX_REMEMBERED_BYTES)
       await this.receiveRecords(lp, peer, round, received)

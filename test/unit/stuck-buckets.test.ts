@@ -74,6 +74,24 @@ test('notes are per peer and per bucket; a settled bucket is forgotten', () => {
   s.settled('nobody', 1)
 })
 
+test('settledUnless: an initiator forgets a bucket the responder did not want once its own digest of it changed', () => {
+  const s = new StuckBuckets()
+  s.exchanged('p', [7, 8, 9], Uint32Array.of(1, 2, 1, 2, 1, 2), Uint32Array.of(3, 4, 3, 4, 3, 4), 0)
+  const wanted = new Uint8Array(1024)
+  wanted[9] = 1
+  const mine = new Uint32Array(2048)
+  mine.set([1, 2], 2 * 7) // unchanged: the responder may have left it out
+  mine.set([5, 6], 2 * 8) // changed and not wanted: equal now
+  mine.set([5, 6], 2 * 9) // changed but wanted: still under way
+  s.settledUnless('p', wanted, mine)
+  assert.ok(s.skip('p', 7, MINE, 0, THEIRS, 0, 1), 'bucket 7 kept')
+  assert.not.ok(s.skip('p', 8, MINE, 0, THEIRS, 0, 1), 'bucket 8 forgotten')
+  assert.ok(s.skip('p', 9, MINE, 0, THEIRS, 0, 1), 'bucket 9 kept')
+  s.settledUnless('p', new Uint8Array(1024), new Uint32Array(2048))
+  assert.is(s.size, 0, 'a peer without notes is dropped')
+  s.settledUnless('nobody', wanted, mine)
+})
+
 test('at most maxPeers peers are remembered; the least recently used goes first', () => {
   const s = new StuckBuckets(2)
   s.exchanged('a', [7], MINE, THEIRS, 0)
