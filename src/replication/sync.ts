@@ -35,15 +35,15 @@
  * exchange with the peer left both digests as they were (a record one
  * side refuses and keeps nothing of) is left out of WANT for a growing
  * number of rounds, until either side's digest of it changes
- * (stuck-buckets.ts). Records are validated
- * like gossip and dropped one by one (one refused only for this node's
- * value limits still supersedes older versions: `MemoryStore.refuse`); a
- * malformed frame ends the round (the stream is reset). A round has no
- * deadline as a whole, so a large catch-up
- * over a slow link finishes; it is abandoned when for `idleTimeout` ms (the
- * node's `syncIdleTimeout`) no frame was written or read and no chunk of one
- * arrived: a frame that trickles in over a slow link keeps its round alive,
- * and so do the peer's RECEIVED reports while it takes in what was sent.
+ * (stuck-buckets.ts). Records are validated like gossip and dropped one by
+ * one (one refused only for this node's value limits still supersedes
+ * older versions: `MemoryStore.refuse`); a malformed frame ends the round
+ * (the stream is reset). A round has no deadline as a whole, so a large
+ * catch-up over a slow link finishes; it is abandoned when for
+ * `idleTimeout` ms (the node's `syncIdleTimeout`) no frame was written or
+ * read and no chunk of one arrived: a frame that trickles in over a slow
+ * link keeps its round alive, and so do the peer's RECEIVED reports while
+ * it takes in what was sent.
  *
  * Rounds run when a peer joins (the side with the smaller peer id starts)
  * and every `syncInterval` with one random peer (anti-entropy). One round
