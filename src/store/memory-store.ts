@@ -445,8 +445,9 @@ export class MemoryStore {
 
   /**
    * Every record (live values and markers, but those left by `refuse`)
-   * whose bucket is flagged in `wanted`, or all when omitted. With `pauseEvery`, also `undefined` after
-   * every that many slots looked at: a consumer that awaits something
+   * whose bucket is flagged in `wanted`, or all when omitted. With
+   * `pauseEvery`, also `undefined` after every that many slots looked at:
+   * a consumer that awaits something
    * there (a turn of the event loop) never holds the loop for a whole scan,
    * which at a million entries takes tens of milliseconds when few buckets
    * are wanted. The store may change during such a pause; what comes after
