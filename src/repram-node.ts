@@ -105,6 +105,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       clock: this.config.clock,
       maxEntries: this.config.maxEntries,
       maxBytes: this.config.maxBytes,
+      refusedHideMs: this.config.maxClockSkew,
       // Share clock readings between back-to-back operations, but never
       // with a clock that the caller controls (tests move it by hand).
       clockReuse: this.config.clock === Date.now ? 64 : 0,
@@ -754,6 +755,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private onPeerDisconnect (peer: PeerId): void {
     const id = peer.toString()
     this.connectedPeers.delete(id)
+    this.running?.sync.forget(id)
     if (!this.repramPeers.delete(id)) return
     this.log('peer left %p', peer)
     this.emit('peer:leave', { peerId: id })

@@ -22,14 +22,17 @@
  * less often. Any change to the bucket on either side makes a new pair,
  * which is exchanged at once.
  *
- * Both sides note the pairs they exchanged (the initiator learns the
- * responder's digests from `WANT`), so whichever of the two responds next
- * knows the history. Pairs are kept only for buckets that differed at the
- * last round: the responder forgets a bucket once it finds it equal, the
- * initiator once the responder no longer asks for it and its own digest
- * of it changed. At
- * most `maxPeers` peers are remembered, the one used least recently is
- * forgotten first (its buckets are then exchanged as if new).
+ * Only the responder notes an exchange: its round ends when it has taken
+ * the initiator's last records, which the initiator sends only once it has
+ * taken the responder's, so both sides applied everything. (The
+ * initiator's round ends when its last bytes are written: a round that
+ * fails after that must not count.) Pairs are kept only for buckets that
+ * differed at the last round: a responder forgets a bucket once it finds
+ * it equal; as initiator, once the responder no longer asks for it and its
+ * own digest of it changed. A peer's notes go when it disconnects (it may
+ * come back restarted, with other limits or an empty store) and when this
+ * node stops. At most `maxPeers` peers are remembered, the one used least
+ * recently is forgotten first (its buckets are then exchanged as if new).
  */
 
 /** Most rounds in a row a futile bucket is left out. */
@@ -125,6 +128,11 @@ export class StuckBuckets {
         notes.set(b, { mine0: mine[2 * i], mine1: mine[2 * i + 1], theirs0: theirs[2 * i], theirs1: theirs[2 * i + 1], strikes: 1, skipped: 0, at: now })
       }
     }
+  }
+
+  /** Forgets `peer`'s notes. */
+  forget (peer: string): void {
+    this.peers.delete(peer)
   }
 
   clear (): void {

@@ -165,6 +165,11 @@ export class SyncProtocol {
     }, { maxInboundStreams: 4, runOnLimitedConnection: false })
   }
 
+  /** `peer` disconnected: what this node noted of its buckets may no longer hold (see stuck-buckets.ts). */
+  forget (peer: string): void {
+    this.stuck.forget(peer)
+  }
+
   async stop (): Promise<void> {
     if (this.shutdown === undefined) return
     this.shutdown.abort()
@@ -240,12 +245,6 @@ export class SyncProtocol {
       }
       await this.sendRecords(lp, wanted, round, received)
       await stream.close({ signal: round.signal })
-      const mineOfWanted = new Uint32Array(want.digests.length)
-      for (let i = 0; i < want.buckets.length; i++) {
-        mineOfWanted[2 * i] = mine[2 * want.buckets[i]]
-        mineOfWanted[2 * i + 1] = mine[2 * want.buckets[i] + 1]
-      }
-      this.stuck.exchanged(peer.toString(), want.buckets, mineOfWanted, want.digests, performance.now())
     } catch (reason) {
       const err = asError(reason, 'closing the stream')
       stream.abort(err)
@@ -285,8 +284,9 @@ export class SyncProtocol {
     await this.write(lp, encodeWant(buckets, digests), round)
     await this.sendRecords(lp, bucketMask(buckets), round)
     await this.receiveRecords(lp, peer, round)
-    await stream.close({ signal: round.signal })
+    // Both sides have applied everything now (see stuck-buckets.ts).
     this.stuck.exchanged(id, buckets, digests, theirDigests, now)
+    await stream.close({ signal: round.signal })
     this.init.counters.syncRounds++
   }
 

@@ -83,6 +83,11 @@ export interface MemoryStoreInit {
   maxMarkers?: number
   /** Most bytes of keys that markers keep, likewise. @default maxBytes */
   maxMarkerBytes?: number
+  /**
+   * How long past a refused value's expiry its marker stays hidden from
+   * peers (the clock skew allowed between nodes): see `refuse`. @default 0
+   */
+  refusedHideMs?: number
   /** Called for every live value removed by expiry. Must not throw. */
   onExpire?: (key: string, expiresAt: number) => void
   /** Time budget of one expiry slice, ms. @default 4 */
@@ -118,10 +123,13 @@ const COUNTER = 6
 const ORIGIN = 7
 /** Content type id in `ctypeTable` + 1 (0: none). */
 const CTYPE = 8
-/** Value length, bytes; for a marker, 0 or `REFUSED`. */
+/**
+ * Value length, bytes. For a marker, 0, or for one left by `refuse`, 1 +
+ * the refused value's TTL (its expiry less its version's time, ms, at most
+ * `MAX_REFUSED_TTL`): see `refuse`.
+ */
 const VLEN = 9
-/** `VLEN` of a marker left by `refuse`: it is never handed out to peers. */
-const REFUSED = 0xffffffff
+const MAX_REFUSED_TTL = 0xfffffffe
 
 export class MemoryStore {
   private readonly clock: () => number
@@ -129,6 +137,7 @@ export class MemoryStore {
   private readonly maxBytes: number
   private readonly maxMarkers: number
   private readonly maxMarkerBytes: number
+  private readonly refusedHideMs: number
   private readonly onExpire?: (key: string, expiresAt: number) => void
   private readonly sliceMs: number
 
@@ -179,6 +188,7 @@ export class MemoryStore {
     this.maxBytes = init.maxBytes
     this.maxMarkers = init.maxMarkers ?? init.maxEntries
     this.maxMarkerBytes = init.maxMarkerBytes ?? init.maxBytes
+    this.refusedHideMs = init.refusedHideMs ?? 0
     this.onExpire = init.onExpire
     this.sliceMs = init.expirySliceMs ?? 4
     this.clockReuse = init.clockReuse ?? 0
@@ -263,10 +273,10 @@ export class MemoryStore {
     return slot === undefined ? undefined : this.valueAt(slot) ?? undefined
   }
 
-  /** Whether the newest version of `key` is one `refuse` took: a value that lives on nodes that could hold it. */
+  /** Whether the newest version of `key` is one `refuse` took, and its value is still live on nodes that could hold it. */
   isRefused (key: string): boolean {
     const slot = this.slotOf(key)
-    return slot !== undefined && !this.hasValue(slot) && this.words[W * slot + VLEN] === REFUSED && this.meta[M * slot] > this.now()
+    return slot !== undefined && this.refusedExpiry(slot) > this.now()
   }
 
   /** Whether `key` has a live value. */
@@ -399,14 +409,18 @@ export class MemoryStore {
    * A newer version this node refuses to hold for its own limits (a value
    * over its `maxValueBytes`, a TTL over its `maxTtl`). It supersedes older
    * versions all the same, so that the value it replaced is not served as
-   * current: the key ends up absent, behind a marker of that version for
-   * as long as the version lives (the writer's expiry or guard). The
-   * marker has the version's digest, so the buckets of this node and of
-   * the nodes that hold the value agree; and it is never handed out by
-   * `records`: a peer that can hold the value must not take the marker of
-   * it (a marker of the same version would make it refuse the value as
-   * stale). Status `'applied'` when it superseded something (or left a
-   * marker), `'stale'` when this node holds that version or a newer one.
+   * current: the key ends up absent, behind a marker of that version.
+   *
+   * - The marker lives as long as anything it superseded here could (its
+   *   horizon), but carries the version's own guard, as the nodes that hold
+   *   the value do: its digest is theirs, and their buckets agree.
+   * - Until the value's expiry, plus `refusedHideMs` (the clock skew
+   *   allowed), `records` does not hand it out: a peer that can hold the
+   *   value must not take a marker of the same version first (it would
+   *   refuse the value as stale). After that it is a marker like any other.
+   *
+   * Status `'applied'` when it superseded something (or left a marker),
+   * `'stale'` when this node holds that version or a newer one.
    */
   refuse (rec: StoreRecord): ApplyResult {
     const slot = this.slotOf(rec.key)
@@ -418,9 +432,21 @@ export class MemoryStore {
     // The marker, unless there was no need or no room for one.
     const marker = this.slotOf(rec.key)
     if (marker !== undefined && this.meta[M * marker + WALL] === rec.wall && this.words[W * marker + COUNTER] === rec.counter) {
-      this.words[W * marker + VLEN] = REFUSED
+      if (this.meta[M * marker + GUARD] !== rec.guardUntil) {
+        // What this node alone knew it superseded stays in the horizon, out of the digest.
+        this.toggleDigest(marker)
+        this.meta[M * marker + GUARD] = rec.guardUntil
+        this.toggleDigest(marker)
+      }
+      this.words[W * marker + VLEN] = Math.min(Math.max(rec.expiresAt - rec.wall, 0), MAX_REFUSED_TTL) + 1
     }
     return result
+  }
+
+  /** The expiry of the value refused in `slot` (a marker left by `refuse`); 0 for anything else. */
+  private refusedExpiry (slot: number): number {
+    const v = this.words[W * slot + VLEN]
+    return this.hasValue(slot) || v === 0 ? 0 : this.meta[M * slot + WALL] + v - 1
   }
 
   /**
@@ -444,8 +470,8 @@ export class MemoryStore {
   }
 
   /**
-   * Every record (live values and markers, but those left by `refuse`)
-   * whose bucket is flagged in `wanted`, or all when omitted. With
+   * Every record (live values and markers, but those `refuse` keeps
+   * hidden) whose bucket is flagged in `wanted`, or all when omitted. With
    * `pauseEvery`, also `undefined` after every that many slots looked at:
    * a consumer that awaits something
    * there (a turn of the event loop) never holds the loop for a whole scan,
@@ -469,7 +495,7 @@ export class MemoryStore {
         if (this.hasValue(slot) && this.meta[M * slot + GUARD] > now) yield { ...this.recordAt(slot), value: null, contentType: undefined, expiresAt: this.meta[M * slot + GUARD] }
         continue
       }
-      if (!this.hasValue(slot) && this.words[W * slot + VLEN] === REFUSED) continue
+      if (this.refusedExpiry(slot) + this.refusedHideMs > now) continue
       yield this.recordAt(slot)
     }
   }

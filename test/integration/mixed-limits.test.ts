@@ -102,6 +102,13 @@ test('a delete on the node that could not hold the newest value deletes it every
   await waitFor(() => writer.getSync('k') === undefined, { message: 'the delete on the writer' })
   assert.not.ok(await small.delete('k'), 'nothing left to delete')
   assert.not.ok(await small.delete('never-seen'))
+  // Once the refused value has expired everywhere there is nothing to delete either.
+  await writer.put('short', 'v1 fits', { ttl: 60_000 })
+  await waitFor(() => small.getSync('short') !== undefined, { message: 'v1 on the small node' })
+  await writer.put('short', big(4096), { ttl: 1_500 })
+  await waitFor(() => small.getSync('short') === undefined, { message: 'v1 to go on the small node' })
+  await waitFor(() => writer.getSync('short') === undefined, { timeout: 5_000, message: 'the value to expire' })
+  assert.not.ok(await small.delete('short'), 'the refused value expired')
 })
 
 test('a TTL over the node\'s maxTtl: the older value goes there too, behind a marker that lives no longer than that node keeps anything', async () => {

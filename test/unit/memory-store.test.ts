@@ -1237,9 +1237,9 @@ test('the store keeps its own copy of every value: changing or dropping the arra
   assert.is(store.record('absent'), undefined)
 })
 
-test('refuse: a newer version this node cannot hold removes the older value, leaves a marker with the digest of that version, and never hands it out', () => {
+test('refuse: a newer version this node cannot hold removes the older value, leaves a marker with the digest of that version, hidden from peers while the value may live', () => {
   const { store: holder } = makeStore()
-  const { store: refuser } = makeStore()
+  const { store: refuser } = makeStore({ refusedHideMs: 500 })
   const v1 = put('k', 'v1', { wall: 1000, expiresAt: 5_000 })
   const v2 = put('k', 'v2: too large there', { wall: 2000, expiresAt: 8_000, guardUntil: 5_000 })
   for (const s of [holder, refuser]) s.apply(v1)
@@ -1247,10 +1247,12 @@ test('refuse: a newer version this node cannot hold removes the older value, lea
   assert.equal(refuser.refuse(v2), { status: 'applied', hadValue: true })
   assert.is(refuser.get('k'), undefined, 'the older value is not served as current')
   assert.is(refuser.markerCount, 1)
+  assert.ok(refuser.isRefused('k'))
   assert.equal([...refuser.digests], [...holder.digests], 'the same digests as a node that holds the value')
-  assert.equal([...refuser.records()], [], 'the marker is never handed out')
+  assert.equal([...refuser.records()], [], 'the marker is not handed out')
   assert.is(refuser.apply(v1).status, 'stale', 'the older version cannot come back')
   assert.is(refuser.refuse(v2).status, 'stale', 'the same version again')
+  assert.equal([...refuser.digests], [...holder.digests], 'and the digests still agree')
   // Both forget the version at the same time: the digests stay equal.
   now = 7_999
   for (const s of [holder, refuser]) sweep(s)
@@ -1259,7 +1261,31 @@ test('refuse: a newer version this node cannot hold removes the older value, lea
   for (const s of [holder, refuser]) sweep(s)
   assert.is(refuser.markerCount, 0)
   assert.is(holder.size, 0)
+  assert.not.ok(refuser.isRefused('k'))
   assert.ok(refuser.digests.every(x => x === 0) && holder.digests.every(x => x === 0), 'both empty')
+})
+
+test('refuse: what only the refusing node superseded stays out of the digest, in the marker\'s horizon; once the value is gone the marker is handed out and guards the others too', () => {
+  const { store: holder } = makeStore() // never saw v0
+  const { store: refuser } = makeStore({ refusedHideMs: 500 })
+  const v0 = put('k', 'v0', { wall: 1000, origin: 'C', expiresAt: 40_000 })
+  const v2 = put('k', 'v2: too large there', { wall: 2000, origin: 'B', expiresAt: 3_000 })
+  refuser.apply(v0)
+  holder.apply(v2)
+  assert.equal(refuser.refuse(v2), { status: 'applied', hadValue: true })
+  assert.equal([...refuser.digests], [...holder.digests], 'the digests agree')
+  now = 3_000
+  for (const s of [holder, refuser]) sweep(s)
+  assert.is(holder.record('k'), undefined, 'the value expired, nothing guarded there')
+  assert.is(refuser.apply(v0).status, 'stale', 'v0 cannot come back on the refusing node')
+  assert.not.ok(refuser.isRefused('k'), 'no live value of it anywhere now')
+  assert.equal([...refuser.records()], [], 'hidden for the clock skew allowed')
+  now = 3_500
+  const handed = [...refuser.records()]
+  assert.equal(handed.map(r => [r.key, r.wall, r.origin, r.value, r.expiresAt]), [['k', 2000, 'B', null, 40_000]], 'a marker like any')
+  for (const r of handed) holder.apply(r)
+  assert.is(holder.apply(v0).status, 'stale', 'and v0 cannot come back there either')
+  assert.equal([...refuser.digests], [...holder.digests])
 })
 
 test('refuse: an older version than the one held changes nothing; a newer write replaces the marker, which is then handed out like any', () => {
