@@ -47,11 +47,16 @@ async function pair (): Promise<[RepramNode, RepramNode]> {
   const peer = await startNode({ syncInterval: 0, bootstrap: [node.multiaddrs[0]] })
   started.push(node, peer)
   await waitFor(() => node.peers.includes(peer.peerId), { message: 'the two nodes to connect' })
+  // The round on joining, over before the test's own: had it taken a summary of an empty peer and
+  // ended after the test's writes, the node would have noted that pair of digests (stuck-buckets.ts)
+  // and left those buckets out of a test round that offers the very same empty summary.
+  await waitFor(() => node.stats().counters.syncRounds >= 1 && peer.stats().counters.syncRounds >= 1, { message: 'the round on joining' })
   return [node, peer]
 }
 
 test('a round that takes longer than the idle timeout completes while frames keep moving', async () => {
   const [node, peer] = await pair()
+  const rounds = node.stats().counters.syncRounds
   await node.put('there/already', 'x', { ttl: 60_000 })
   const { stream, lp } = await openSync(peer, node)
   const t0 = performance.now()
@@ -70,7 +75,7 @@ test('a round that takes longer than the idle timeout completes while frames kee
   await waitFor(() => node.keys({ prefix: 'slow/' }).length === 6, { message: 'the slow frames to be applied' })
   assert.ok(performance.now() - t0 > 2 * IDLE_MS, 'the round outlasted the idle timeout')
   assert.is(text(node.getSync('slow/5')?.value), 'frame 5')
-  await waitFor(() => node.stats().counters.syncRounds >= 1, { message: 'the round to count as done' })
+  await waitFor(() => node.stats().counters.syncRounds === rounds + 1, { message: 'the round to count as done' })
   assert.is(node.stats().counters.syncFailures, 0)
 })
 
@@ -126,6 +131,7 @@ test('a peer that stops sending mid-round is given up after the idle timeout, an
 
 test('a sender keeps at most its (starting) window of records out until the peer reports them received, then goes on', async () => {
   const [node, peer] = await pair()
+  const rounds = node.stats().counters.syncRounds
   const value = new Uint8Array(1024).fill(1)
   for (let i = 0; i < 2000; i++) await node.put(`window/${i}`, value, { ttl: 60_000 }) // about 2.2 MB to send
   const limits = { maxKeyBytes: 512, maxValueBytes: 1024 * 1024 }
@@ -166,7 +172,7 @@ test('a sender keeps at most its (starting) window of records out until the peer
   assert.ok(taken > 4 * START_WINDOW_BYTES, `the round moved ${taken} bytes, several windows`)
   await lp.write(encodeEnd())
   await stream.close()
-  await waitFor(() => node.stats().counters.syncRounds >= 1, { message: 'the round to count as done' })
+  await waitFor(() => node.stats().counters.syncRounds === rounds + 1, { message: 'the round to count as done' })
   assert.is(node.stats().counters.syncFailures, failures + 1)
 })
 
