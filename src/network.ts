@@ -39,7 +39,7 @@ export function protocolIds (network: string): { topic: string, sync: string, ka
     // comparable must not sync (each round would resend what they both hold).
     // 3: RECEIVED reports and the send window (a 2.0.0 sender would wait
     // for reports that never come).
-    sync: `/repram/${network}/sync/3.0.0`,
+    sync: `/repram/${network}/sync/4.0.0`,
     kad: `/repram/${network}/kad/1.0.0`,
     // One DNS label: letters, digits and hyphens, at most 63 bytes; the hash
     // keeps names that differ only in '.', '_' or past the cut apart.

@@ -630,6 +630,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     if (running === undefined) return
     for (const rec of records) {
       this.hlc.observe(rec.wall, rec.counter)
+      if (rec.notice === true) {
+        this.store.takeNotice(rec)
+        continue
+      }
       const { status, hadValue, stored } = this.store.apply(rec, rec.value !== null && this.listenerCount('entry:set') > 0)
       if (status === 'applied') {
         this.counters.replicatedApplied++

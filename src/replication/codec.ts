@@ -19,9 +19,14 @@
  *                 sender of this has taken in so far in a sync round (its
  *                 flow control, see sync.ts)
  *
- *   record: flags (u8: 1 value, 2 ack requested, 4 content type, 8 guard),
- *           key, wall, counter, origin, expiresAt,
+ *   record: flags (u8: 1 value, 2 ack requested, 4 content type, 8 guard,
+ *           16 notice), key, wall, counter, origin, expiresAt,
  *           [guardUntil], [contentType], [value]
+ *
+ *   A notice (sync only, never with a value) stands for a version its
+ *   sender refused to hold (over its own value limits) and keeps a marker
+ *   of: a receiver that holds the same version takes its guard, and
+ *   nothing else (see MemoryStore.refuse and takeNotice).
  *
  * A record has one encoding (varints minimally encoded, a guard of 0 as no
  * flag), so the same records in the same order make the same bytes, and
@@ -56,7 +61,8 @@ const F_VALUE = 1
 const F_ACK = 2
 const F_CTYPE = 4
 const F_GUARD = 8
-const KNOWN_FLAGS = F_VALUE | F_ACK | F_CTYPE | F_GUARD
+const F_NOTICE = 16
+const KNOWN_FLAGS = F_VALUE | F_ACK | F_CTYPE | F_GUARD | F_NOTICE
 
 /** Longest origin peer id accepted (bytes). */
 export const MAX_ORIGIN_BYTES = 128
@@ -78,6 +84,8 @@ const MAX_BUCKET = 65535
 /** A record on the wire: a store record, and whether the writer wants acks. */
 export interface WireRecord extends StoreRecord {
   ack?: boolean
+  /** A notice of a version the sender keeps only a marker of (see the format above). */
+  notice?: boolean
 }
 
 export interface Ack {
@@ -170,6 +178,10 @@ export function encodeRecords (records: readonly WireRecord[], totalSize?: numbe
     if (r.ack === true) flags |= F_ACK
     if (r.contentType !== undefined) flags |= F_CTYPE
     if (r.guardUntil > 0) flags |= F_GUARD
+    if (r.notice === true) {
+      if (r.value !== null) throw new RangeError(`a notice carries no value ("${r.key}")`)
+      flags |= F_NOTICE
+    }
     w.u8(flags)
     w.string(r.key, utf8Length(r.key))
     w.varint(r.wall)
@@ -333,8 +345,10 @@ function decodeRecord (r: Reader, limits: DecodeLimits): WireRecord {
   if ((flags & F_GUARD) !== 0 && guardUntil === 0) throw new InvalidMessageError('guardUntil is flagged but 0 (no guard is written as no flag)')
   const contentType = (flags & F_CTYPE) !== 0 ? r.string('content type', MAX_CONTENT_TYPE_BYTES, true) : undefined
   const value = (flags & F_VALUE) !== 0 ? r.bytes('value', limits.maxValueBytes) : null
+  if ((flags & F_NOTICE) !== 0 && value !== null) throw new InvalidMessageError('a notice with a value')
   const rec: WireRecord = { key, value, expiresAt, wall, counter, origin, contentType, guardUntil }
   if ((flags & F_ACK) !== 0) rec.ack = true
+  if ((flags & F_NOTICE) !== 0) rec.notice = true
   return rec
 }
 

@@ -251,6 +251,13 @@ export class GossipReplicator {
       let refused: WireRecord[] | undefined
       let foul = 0
       for (const rec of message.records) {
+        if (rec.notice === true) {
+          // Notices travel by sync only: no honest node gossips one.
+          counters.rejected++
+          foul++
+          log('dropped a notice of "%s" from %p: notices are not gossiped', rec.key, from)
+          continue
+        }
         const verdict = checkRecord(rec, now, bounds)
         if (verdict === 'ok') { accepted.push(rec); continue }
         if (verdict === 'expired') { (expired ??= []).push(rec); continue }

@@ -1,7 +1,7 @@
 /**
  * The sync protocol: catches up late joiners and heals partitions.
  *
- * One round over one stream (`/repram/<network>/sync/3.0.0`), frames
+ * One round over one stream (`/repram/<network>/sync/4.0.0`), frames
  * length-prefixed (lpStream):
  *
  *   initiator -> responder  SUMMARY  per-bucket digests of what it holds
@@ -343,6 +343,11 @@ export class SyncProtocol {
       let refused: WireRecord[] | undefined
       for (const rec of msg.records) {
         const verdict = checkRecord(rec, now, this.init.bounds)
+        if (rec.notice === true) {
+          // A version the peer keeps only a marker of: its guard, for a node that holds the version.
+          if (verdict === 'ok') fresh.push(rec)
+          continue
+        }
         // An expired record (a round is slow, or this clock a little ahead of
         // the sender's) still supersedes an older version held here: the
         // store removes that and keeps nothing else.

@@ -47,6 +47,11 @@ export interface StoreRecord {
   contentType?: string
   /** Latest expiry among versions this one superseded (0: none known). */
   guardUntil: number
+  /**
+   * Set by `records` on a marker `refuse` left, while the value it stands
+   * for may live elsewhere: it goes out as a notice, not as a marker.
+   */
+  notice?: boolean
 }
 
 export type ApplyStatus =
@@ -411,13 +416,16 @@ export class MemoryStore {
    * versions all the same, so that the value it replaced is not served as
    * current: the key ends up absent, behind a marker of that version.
    *
-   * - The marker lives as long as anything it superseded here could (its
-   *   horizon), but carries the version's own guard, as the nodes that hold
-   *   the value do: its digest is theirs, and their buckets agree.
+   * - The marker's guard reaches past what it superseded here, as on a
+   *   node that stores the value. Its digest is that of the value there,
+   *   once such a node has learnt that guard (from the notice below).
    * - Until the value's expiry, plus `refusedHideMs` (the clock skew
-   *   allowed), `records` does not hand it out: a peer that can hold the
-   *   value must not take a marker of the same version first (it would
-   *   refuse the value as stale). After that it is a marker like any other.
+   *   allowed), `records` hands it out as a notice (`notice: true`), not
+   *   as a marker: a peer that can hold the value must not take a marker
+   *   of the same version (it would refuse the value as stale), but one
+   *   that holds that version takes the guard (`takeNotice`), so that the
+   *   older version cannot come back there either. After that it is a
+   *   marker like any other.
    *
    * Status `'applied'` when it superseded something (or left a marker),
    * `'stale'` when this node holds that version or a newer one.
@@ -432,15 +440,30 @@ export class MemoryStore {
     // The marker, unless there was no need or no room for one.
     const marker = this.slotOf(rec.key)
     if (marker !== undefined && this.meta[M * marker + WALL] === rec.wall && this.words[W * marker + COUNTER] === rec.counter) {
-      if (this.meta[M * marker + GUARD] !== rec.guardUntil) {
-        // What this node alone knew it superseded stays in the horizon, out of the digest.
-        this.toggleDigest(marker)
-        this.meta[M * marker + GUARD] = rec.guardUntil
-        this.toggleDigest(marker)
-      }
       this.words[W * marker + VLEN] = Math.min(Math.max(rec.expiresAt - rec.wall, 0), MAX_REFUSED_TTL) + 1
     }
     return result
+  }
+
+  /**
+   * A peer's notice of a version it keeps only a marker of (`refuse`):
+   * when this store holds that very version, it takes the notice's guard
+   * (as it would take the guard of the same version's value), and nothing
+   * else happens: a notice never creates, replaces or removes anything.
+   * Returns whether it changed the guard.
+   */
+  takeNotice (rec: StoreRecord): boolean {
+    const slot = this.slotOf(rec.key)
+    if (slot === undefined || this.meta[M * slot + WALL] !== rec.wall || this.words[W * slot + COUNTER] !== rec.counter ||
+      this.originTable.get(this.words[W * slot + ORIGIN]) !== rec.origin || rec.guardUntil <= this.meta[M * slot + GUARD]) return false
+    this.toggleDigest(slot)
+    this.meta[M * slot + GUARD] = rec.guardUntil
+    this.toggleDigest(slot)
+    if (!this.hasValue(slot) && rec.guardUntil > this.meta[M * slot]) {
+      this.meta[M * slot] = rec.guardUntil
+      this.heap.push(rec.guardUntil, slot)
+    }
+    return true
   }
 
   /** The expiry of the value refused in `slot` (a marker left by `refuse`); 0 for anything else. */
@@ -470,8 +493,8 @@ export class MemoryStore {
   }
 
   /**
-   * Every record (live values and markers, but those `refuse` keeps
-   * hidden) whose bucket is flagged in `wanted`, or all when omitted. With
+   * Every record (live values and markers, those `refuse` left as
+   * notices) whose bucket is flagged in `wanted`, or all when omitted. With
    * `pauseEvery`, also `undefined` after every that many slots looked at:
    * a consumer that awaits something
    * there (a turn of the event loop) never holds the loop for a whole scan,
@@ -495,7 +518,10 @@ export class MemoryStore {
         if (this.hasValue(slot) && this.meta[M * slot + GUARD] > now) yield { ...this.recordAt(slot), value: null, contentType: undefined, expiresAt: this.meta[M * slot + GUARD] }
         continue
       }
-      if (this.refusedExpiry(slot) + this.refusedHideMs > now) continue
+      if (this.refusedExpiry(slot) + this.refusedHideMs > now) {
+        yield { ...this.recordAt(slot), notice: true }
+        continue
+      }
       yield this.recordAt(slot)
     }
   }

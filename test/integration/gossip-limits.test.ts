@@ -77,10 +77,12 @@ test('the validator: records this node cannot take are ignored, a key no node ta
   // Beside a key no node takes, the whole message is refused: forwarded, it would cost the
   // relay its score on every node that refuses the rest.
   assert.is(validate([record({ key: 'limits/good' }), record({ key: 'bad\n' }), ...expired.slice(0, 3)]), TopicValidatorResult.Reject)
+  // Notices travel by sync only: one in a gossip message refuses it all the same.
+  assert.is(validate([record({ key: 'limits/good' }), record({ key: 'notice', value: null, notice: true })]), TopicValidatorResult.Reject)
   // More records than any honest message holds: refused before they are looked at.
   const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, (_, i) => record({ key: `m${i}`, value: null }))
   assert.is(validate(many), TopicValidatorResult.Reject)
-  assert.is(a.stats().counters.rejected - before, 1 + 1 + 1 + 1 + 1 + 1 + 1, 'every dropped record and the undecodable message counted, expired ones not')
+  assert.is(a.stats().counters.rejected - before, 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1, 'every dropped record and the undecodable message counted, expired ones not')
 })
 
 test('a newer version that expired in transit still removes the older value it supersedes', async () => {

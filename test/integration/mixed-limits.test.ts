@@ -130,4 +130,28 @@ test('a TTL over the node\'s maxTtl: the older value goes there too, behind a ma
   assert.is(text(writer.getSync('k')?.value), 'v2, a day')
 })
 
+test('what the refusing node superseded reaches, by its notice, a node that holds the newer value: the older value does not come back there once the newer one expires', async () => {
+  const c = await startNode({ syncInterval: 0 })
+  const a = await startNode({ ...SMALL, bootstrap: [c.multiaddrs[0]] })
+  started.push(c, a)
+  await waitForPeers([c, a])
+  await c.put('k', 'v0 from c', { ttl: 40_000 })
+  await waitFor(() => a.getSync('k') !== undefined, { message: 'v0 on a' })
+  // c drops out; b, which never saw v0, writes a newer value that a cannot hold.
+  await Promise.all([a.blockPeer(c.peerId), c.blockPeer(a.peerId)])
+  await waitFor(() => !a.peers.includes(c.peerId) && !c.peers.includes(a.peerId), { message: 'a and c apart' })
+  const b = await startNode({ syncInterval: 0 })
+  started.push(b)
+  await b.put('k', big(4096), { ttl: 3_000 })
+  assert.ok(await b.dial(a.multiaddrs[0]), 'b dials a')
+  await waitFor(async () => a.getSync('k') === undefined || (await a.syncWith(b.peerId) && a.getSync('k') === undefined), { message: 'v0 to go on a' })
+  await inSync(a, b)
+  // v2 expires on b, which then meets c, still holding v0.
+  await waitFor(() => b.getSync('k') === undefined, { timeout: 6_000, message: 'v2 to expire' })
+  assert.ok(await b.dial(c.multiaddrs[0]), 'b dials c')
+  assert.ok(await b.syncWith(c.peerId), 'a round between b and c')
+  assert.is(b.getSync('k'), undefined, 'v0 did not come back on b')
+  assert.is(b.stats().counters.syncFailures, 0)
+})
+
 test.run()

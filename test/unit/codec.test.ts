@@ -344,9 +344,20 @@ test('rejects an empty key and an empty origin', () => {
 })
 
 test('rejects unknown record flags', () => {
-  for (const flags of [0x10, 0x20, 0x40, 0x80, 0xff, 0x11]) {
+  for (const flags of [0x20, 0x40, 0x80, 0xff, 0x21]) {
     decodeInvalid(records(rawRecord({ flags })), /unknown record flags/, `flags 0x${flags.toString(16)}`)
   }
+})
+
+test('a notice: a marker record flagged 16, never with a value', () => {
+  const notice = { key: 'k', value: null, expiresAt: 9000, wall: 1000, counter: 3, origin: 'peer', guardUntil: 7000, notice: true }
+  const msg = decodeMessage(encodeRecords([notice]), LIMITS)
+  assert.equal(msg, { kind: Kind.RECORDS, records: [{ ...notice, contentType: undefined }] })
+  const plain = decodeMessage(encodeRecords([{ ...notice, notice: false }]), LIMITS)
+  assert.is(plain.kind === Kind.RECORDS && plain.records[0].notice, undefined, 'not a notice unless flagged')
+  assert.throws(() => encodeRecords([{ ...notice, value: Uint8Array.of(1) }]), /a notice carries no value/)
+  decodeInvalid(records(rawRecord({ flags: 0x11 })), /a notice with a value/, 'flags 0x11')
+  decodeMessage(records(rawRecord({ flags: 0x10, tail: [] })), LIMITS)
 })
 
 test('rejects varints longer than 8 bytes or above 2^53-1', () => {

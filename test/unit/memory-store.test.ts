@@ -1237,7 +1237,7 @@ test('the store keeps its own copy of every value: changing or dropping the arra
   assert.is(store.record('absent'), undefined)
 })
 
-test('refuse: a newer version this node cannot hold removes the older value, leaves a marker with the digest of that version, hidden from peers while the value may live', () => {
+test('refuse: a newer version this node cannot hold removes the older value, leaves a marker with the digest of that version, handed out as a notice while the value may live', () => {
   const { store: holder } = makeStore()
   const { store: refuser } = makeStore({ refusedHideMs: 500 })
   const v1 = put('k', 'v1', { wall: 1000, expiresAt: 5_000 })
@@ -1249,7 +1249,7 @@ test('refuse: a newer version this node cannot hold removes the older value, lea
   assert.is(refuser.markerCount, 1)
   assert.ok(refuser.isRefused('k'))
   assert.equal([...refuser.digests], [...holder.digests], 'the same digests as a node that holds the value')
-  assert.equal([...refuser.records()], [], 'the marker is not handed out')
+  assert.equal([...refuser.records()].map(r => [r.key, r.wall, r.value, r.notice]), [['k', 2000, null, true]], 'a notice, not a marker')
   assert.is(refuser.apply(v1).status, 'stale', 'the older version cannot come back')
   assert.is(refuser.refuse(v2).status, 'stale', 'the same version again')
   assert.equal([...refuser.digests], [...holder.digests], 'and the digests still agree')
@@ -1265,27 +1265,36 @@ test('refuse: a newer version this node cannot hold removes the older value, lea
   assert.ok(refuser.digests.every(x => x === 0) && holder.digests.every(x => x === 0), 'both empty')
 })
 
-test('refuse: what only the refusing node superseded stays out of the digest, in the marker\'s horizon; once the value is gone the marker is handed out and guards the others too', () => {
+test('refuse: what only the refusing node superseded reaches the nodes that hold the value through its notice; once the value is gone its marker is handed out like any', () => {
   const { store: holder } = makeStore() // never saw v0
   const { store: refuser } = makeStore({ refusedHideMs: 500 })
+  const { store: other } = makeStore() // holds nothing of k
   const v0 = put('k', 'v0', { wall: 1000, origin: 'C', expiresAt: 40_000 })
   const v2 = put('k', 'v2: too large there', { wall: 2000, origin: 'B', expiresAt: 3_000 })
   refuser.apply(v0)
   holder.apply(v2)
   assert.equal(refuser.refuse(v2), { status: 'applied', hadValue: true })
+  const [notice] = [...refuser.records()]
+  assert.equal([notice.notice, notice.guardUntil], [true, 40_000], 'the notice carries the guard: v0 could live until 40,000')
+  assert.ok(holder.takeNotice(notice), 'the holder of v2 takes the guard')
+  assert.not.ok(holder.takeNotice(notice), 'once')
   assert.equal([...refuser.digests], [...holder.digests], 'the digests agree')
+  assert.not.ok(other.takeNotice(notice), 'a node without that version takes nothing')
+  assert.is(other.record('k'), undefined)
+  assert.not.ok(holder.takeNotice({ ...notice, counter: 1 }), 'nor one with another version')
   now = 3_000
   for (const s of [holder, refuser]) sweep(s)
-  assert.is(holder.record('k'), undefined, 'the value expired, nothing guarded there')
-  assert.is(refuser.apply(v0).status, 'stale', 'v0 cannot come back on the refusing node')
+  assert.is(holder.record('k')?.value, null, 'the holder keeps a marker until 40,000')
+  assert.is(holder.apply(v0).status, 'stale', 'so v0 cannot come back there')
+  assert.is(refuser.apply(v0).status, 'stale', 'nor on the refusing node')
   assert.not.ok(refuser.isRefused('k'), 'no live value of it anywhere now')
-  assert.equal([...refuser.records()], [], 'hidden for the clock skew allowed')
   now = 3_500
   const handed = [...refuser.records()]
-  assert.equal(handed.map(r => [r.key, r.wall, r.origin, r.value, r.expiresAt]), [['k', 2000, 'B', null, 40_000]], 'a marker like any')
-  for (const r of handed) holder.apply(r)
-  assert.is(holder.apply(v0).status, 'stale', 'and v0 cannot come back there either')
+  assert.equal(handed.map(r => [r.key, r.wall, r.origin, r.value, r.expiresAt, r.notice]), [['k', 2000, 'B', null, 40_000, undefined]], 'a marker like any')
+  for (const r of handed) other.apply(r)
+  assert.is(other.apply(v0).status, 'stale', 'which guards a third node too')
   assert.equal([...refuser.digests], [...holder.digests])
+  assert.equal([...other.digests], [...holder.digests])
 })
 
 test('refuse: an older version than the one held changes nothing; a newer write replaces the marker, which is then handed out like any', () => {
@@ -1294,7 +1303,7 @@ test('refuse: an older version than the one held changes nothing; a newer write 
   assert.equal(store.refuse(put('k', 'v1', { wall: 1000 })), { status: 'stale', hadValue: true })
   assert.is(text(store.get('k')?.value), 'v2')
   assert.equal(store.refuse(put('k', 'v3', { wall: 3000 })), { status: 'applied', hadValue: true })
-  assert.equal([...store.records()], [])
+  assert.equal([...store.records()].map(r => r.notice), [true])
   store.apply(del('k', { wall: 4000, expiresAt: 9_000 }))
   assert.equal([...store.records()].map(r => [r.key, r.wall, r.value]), [['k', 4000, null]], 'a delete\'s marker is handed out')
   assert.equal(store.refuse(put('other', 'x', { wall: 1000 })), { status: 'applied', hadValue: false }, 'a key never seen gets a marker too')
