@@ -220,13 +220,17 @@ export function createFadeApp (init: FadeAppInit): FadeApp {
       sendError(res, 400, check.refusal.error, check.refusal.message)
       return
     }
+    const ttl = check.ttlSeconds === undefined ? undefined : Math.round(check.ttlSeconds * 1000)
+    if (ttl !== undefined && (ttl < node.config.minTtl || ttl > node.config.maxTtl)) {
+      refuseTtl(res)
+      return
+    }
     // Counted after the checks: fixing a refused post costs no extra wait.
     const retryAfter = limiter.take(req.socket.remoteAddress ?? 'unknown')
     if (retryAfter > 0) {
       sendError(res, 429, 'RateLimitedError', `You are posting too fast: this node takes ${init.postsPerMinute} posts a minute from one address. Try again in ${retryAfter} s.`, { 'retry-after': String(retryAfter) })
       return
     }
-    const ttl = check.ttlSeconds === undefined ? undefined : Math.round(check.ttlSeconds * 1000)
     const key = newPostKey(clock())
     try {
       const receipt = await node.put(key, encodePost(check.post), { ttl, contentType: POST_CONTENT_TYPE })
@@ -244,8 +248,7 @@ export function createFadeApp (init: FadeAppInit): FadeApp {
     } catch (err) {
       const name = (err as Error).name
       if (name === 'InvalidTtlError') {
-        const { minTtl, maxTtl } = node.config
-        sendError(res, 400, 'InvalidTtlError', `This node keeps posts between ${formatSeconds(minTtl)} and ${formatSeconds(maxTtl)}; choose a lifetime in that range.`)
+        refuseTtl(res)
       } else if (name === 'StoreFullError') {
         sendError(res, 507, 'StoreFullError', 'This node is full and cannot take more posts right now. Try a shorter lifetime later, when older posts have faded.')
       } else if (name === 'ValueTooLargeError') {
@@ -256,6 +259,11 @@ export function createFadeApp (init: FadeAppInit): FadeApp {
         sendError(res, 500, 'InternalError', 'The post could not be stored.')
       }
     }
+  }
+
+  function refuseTtl (res: ServerResponse): void {
+    const { minTtl, maxTtl } = node.config
+    sendError(res, 400, 'InvalidTtlError', `This node keeps posts between ${formatSeconds(minTtl)} and ${formatSeconds(maxTtl)}; choose a lifetime in that range.`)
   }
 
   function handle (req: IncomingMessage, res: ServerResponse): void {

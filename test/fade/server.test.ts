@@ -233,6 +233,22 @@ test('posting too fast from one address is refused with 429 and Retry-After', as
   assert.ok(Number(refused.headers.get('retry-after')) >= 1)
 })
 
+test('a post refused for its lifetime costs no rate-limit token', async () => {
+  const c = await startFade([...LOOPBACK, '--min-ttl', '10', '--max-ttl', '3600', '--rate-limit', '1'])
+  try {
+    for (const ttl of [1, 5, 7200]) {
+      const r = await postFade(c.url, { text: 'hi', ttl })
+      assert.is(r.status, 400, `ttl ${ttl}`)
+      assert.is(r.body.error, 'InvalidTtlError')
+      assert.match(r.body.message, 'between 10 s and 60 min')
+    }
+    const ok = await postFade(c.url, { text: 'fixed', ttl: 120 })
+    assert.ok(ok.status === 201 || ok.status === 202, `the fixed post: ${ok.status} ${JSON.stringify(ok.body)}`)
+  } finally {
+    await c.stop()
+  }
+})
+
 test('a second server joins by --bootstrap: status streams follow, posts replicate', async () => {
   const status = openSse(new URL('/fade/events', a!.url).href)
   try {
