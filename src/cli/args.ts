@@ -162,6 +162,11 @@ export function parseHttpUrl (s: Setting): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`${s.source}: expected an http:// or https:// URL, got ${JSON.stringify(s.value)}`)
   }
+  // Request paths are appended to it: a query or fragment would swallow them, and fetch refuses credentials in a URL.
+  const extra = url.search !== '' ? 'a query' : url.hash !== '' ? 'a fragment' : url.username !== '' || url.password !== '' ? 'a user name or password' : undefined
+  if (extra !== undefined) {
+    throw new UsageError(`${s.source}: expected the node's base URL, such as http://127.0.0.1:8080, without ${extra}; got ${JSON.stringify(s.value)}`)
+  }
   return url.href.replace(/\/+$/, '')
 }
 
@@ -172,5 +177,6 @@ export const DEFAULT_URL = 'http://127.0.0.1:8080'
 export function urlSettings (values: FlagValues, env: Env): string[] {
   const urls = listSetting(values, 'url', env, ['REPRAM_URL'])
   if (urls === undefined) return [DEFAULT_URL]
+  if (urls.value.length === 0) throw new UsageError(`${urls.source}: expected one or more URLs (comma-separated), such as http://127.0.0.1:8080; got none`)
   return urls.value.map(value => parseHttpUrl({ value, source: urls.source }))
 }

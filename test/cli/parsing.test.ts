@@ -5,6 +5,7 @@ import { listSetting, parseCommandLine, parseDurationMs, parseInteger, stringSet
 import { flagForField, resolveStartOptions, startParseOptions } from '../../src/cli/start-options.ts'
 import { readSse } from '../../src/cli/sse.ts'
 import { formatBytes, formatDuration, parseTime, previewValue, shortPeerId, table } from '../../src/cli/format.ts'
+import { UsageError } from '../../src/cli/errors.ts'
 import { normalizeStatus, statusTable } from '../../src/cli/commands/status.ts'
 import { describeEvent } from '../../src/cli/commands/watch.ts'
 import type { SseEvent } from '../../src/cli/sse.ts'
@@ -64,6 +65,15 @@ test('list flags repeat and split on commas; the environment is comma-separated'
   assert.equal(urlSettings({}, {}), ['http://127.0.0.1:8080'])
   assert.equal(urlSettings({ url: ['http://a:1/', 'http://b:2'] }, { REPRAM_URL: 'http://c:3' }), ['http://a:1', 'http://b:2'])
   assert.equal(urlSettings({}, { REPRAM_URL: 'http://c:3,https://d' }), ['http://c:3', 'https://d'])
+  assert.equal(urlSettings({ url: ['http://a:1/base/'] }, {}), ['http://a:1/base'], 'a base path is kept')
+  // Nothing in the list, or a URL that request paths cannot be appended to: usage errors.
+  const empty: Array<[Record<string, string[]>, Record<string, string>]> = [[{ url: [''] }, {}], [{ url: [','] }, {}], [{}, { REPRAM_URL: ' , ' }]]
+  for (const [values, env] of empty) {
+    assert.throws(() => urlSettings(values, env), (err: Error) => err instanceof UsageError && /expected one or more URLs/.test(err.message), JSON.stringify([values, env]))
+  }
+  for (const [url, what] of [['http://a:1/?x=1', 'a query'], ['http://a:1#frag', 'a fragment'], ['http://u:p@a:1', 'a user name or password']]) {
+    assert.throws(() => urlSettings({ url: [url] }, {}), (err: Error) => err instanceof UsageError && err.message.includes(`--url: expected the node's base URL, such as http://127.0.0.1:8080, without ${what}`), url)
+  }
 })
 
 test('start: defaults are the node\'s, HTTP on 127.0.0.1:8080 with quorum 1', () => {
