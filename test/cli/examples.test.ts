@@ -51,6 +51,7 @@ examples('three example nodes joined by REPRAM_BOOTSTRAP_PEERS replicate HTTP wr
   const notice = await second.waitForEvent('notice')
   assert.match(notice.message, /in use; using a free port/)
   const started2 = await second.waitForEvent('started')
+  assert.is(second.lines[0].json?.event, 'started', 'with --json the startup info comes first')
   const third = exampleNode('example node 3', { REPRAM_BOOTSTRAP_PEERS: `${address},${started2.multiaddrs[0]}` }, ['--json'])
   const started3 = await third.waitForEvent('started')
   assert.is.not(started2.http, url1)

@@ -164,7 +164,8 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
       throw new CommandError(`cannot start the node: ${String((err as Error)?.message ?? err)}`, { cause: err })
     }
     if (opts.http !== false && !interrupt.signal.aborted) {
-      server = await serveHttp(node, opts.http, shutdown.signal, text => { emit('notice', text, { message: text }) })
+      // Held like the peer events: the startup lines (`started` with --json) come first.
+      server = await serveHttp(node, opts.http, shutdown.signal, text => { log('notice', text, { message: text }) })
     }
     printStartup(node, opts, server?.url)
     for (const line of held.splice(0)) line()
