@@ -1,9 +1,16 @@
 /**
- * A thin fetch wrapper for the client commands. Its job is the error
+ * A thin HTTP client for the client commands. Its job is the error
  * messages: a refused connection, an unknown host or a silent server become
  * one sentence saying what to check, and an HTTP error body
  * (`{ error, message }`) becomes the server's own message.
+ *
+ * It sends with `node:http(s)` and hands back a WHATWG `Response`: `fetch`
+ * refuses the ports on the browsers' block list (6000, 10080, ...), and a
+ * node can serve its API on any port.
  */
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { Readable } from 'node:stream'
 import { CommandError, UsageError } from './errors.ts'
 
 export interface RequestOptions {
@@ -34,7 +41,7 @@ export async function request (baseUrl: string, path: string, opts: RequestOptio
   const timer = setTimeout(() => { timeout.abort() }, timeoutMs)
   const signal = opts.signal === undefined ? timeout.signal : AbortSignal.any([opts.signal, timeout.signal])
   try {
-    return await fetch(baseUrl + path, { method: opts.method ?? 'GET', headers: opts.headers, body: opts.body, signal })
+    return await send(new URL(baseUrl + path), opts.method ?? 'GET', opts.headers ?? {}, opts.body, signal)
   } catch (err: any) {
     if (opts.signal?.aborted === true) throw err
     const why = timeout.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : describeNetworkError(err)
@@ -44,7 +51,30 @@ export async function request (baseUrl: string, path: string, opts: RequestOptio
   }
 }
 
-/** The low-level reason of a failed fetch, in words. */
+/** One request; resolves once the answer's head is in, its body streaming (and ended by `signal` too). */
+function send (url: URL, method: string, headers: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const outgoing = { ...headers, ...(body === undefined ? {} : { 'content-length': String(body.byteLength) }) }
+    // A connection of its own (no keep-alive): a short-lived command leaves no socket behind.
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers: outgoing, signal, agent: false }, res => {
+      const answer = new Headers()
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) answer.append(res.rawHeaders[i], res.rawHeaders[i + 1])
+      const status = res.statusCode ?? 0
+      const empty = status === 204 || status === 304 || method === 'HEAD'
+      if (empty) res.resume()
+      try {
+        resolve(new Response(empty ? null : Readable.toWeb(res) as ReadableStream<Uint8Array>, { status, statusText: res.statusMessage, headers: answer }))
+      } catch (err) {
+        res.destroy()
+        reject(err)
+      }
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** The low-level reason of a failed request, in words. */
 export function describeNetworkError (err: any): string {
   // undici wraps the socket error: TypeError('fetch failed', { cause }), sometimes an AggregateError of per-address attempts.
   let cause = err?.cause ?? err

@@ -4,6 +4,7 @@
  * cli.test.ts; this covers every case without a process each).
  */
 import { createServer } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { main, version } from '../../src/cli/main.ts'
@@ -140,6 +141,32 @@ test('client commands against a port nobody listens on exit 1 with what to check
   const host = await repram(['keys', '--url', 'http://no-such-host.invalid:8080'])
   assert.is(host.code, 1)
   assert.match(host.err, /cannot reach http:\/\/no-such-host\.invalid:8080 \(host not found\)/)
+})
+
+test('client commands reach a node on a port that fetch refuses (the browsers\' block list)', async () => {
+  // A stand-in for a node's API: `repram get` only needs this answer.
+  const server = createHttpServer((req, res) => {
+    res.writeHead(req.url === '/v1/data/k' ? 200 : 404, { 'content-type': 'text/plain' })
+    res.end(req.url === '/v1/data/k' ? 'value on a blocked port' : '')
+  })
+  let port = 0
+  for (const candidate of [10080, 6666, 6667, 6668, 6669, 6000]) {
+    const bound = await new Promise<boolean>(resolve => {
+      server.once('error', () => { resolve(false) })
+      server.listen(candidate, '127.0.0.1', () => { resolve(true) })
+    })
+    if (bound) { port = candidate; break }
+  }
+  assert.ok(port !== 0, 'one of the blocked ports is free here')
+  try {
+    const url = `http://127.0.0.1:${port}`
+    await fetch(`${url}/v1/data/k`).then(() => { assert.unreachable('fetch refuses it') }, (err: Error) => { assert.match(String((err.cause as Error)?.message ?? err), /bad port/) })
+    const r = await repram(['get', 'k', '--url', url])
+    assert.is(r.code, 0, r.err)
+    assert.is(r.out, 'value on a blocked port')
+  } finally {
+    await new Promise<void>(resolve => server.close(() => { resolve() }))
+  }
 })
 
 test.run()
