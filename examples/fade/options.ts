@@ -65,8 +65,9 @@ function list (value: string | undefined): string[] {
 }
 
 function number (name: string, value: string | undefined, def: number, min: number, max: number, integer: boolean): number {
-  if (value === undefined || value === '') return def
-  const n = Number(value)
+  if (value === undefined || value.trim() === '') return def
+  // Decimal only: Number() would take " " as 0 and "0x10" as 16.
+  const n = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : NaN
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
     throw new FadeUsageError(`${name}: expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(value)}`)
   }

@@ -135,6 +135,9 @@ test('options: bad values name the flag', () => {
   }
   assert.match(bad(['--port', '70000']), '--port')
   assert.match(bad(['--port', 'eighty']), '--port')
+  for (const port of ['0x50', '1e3', '-1', '80 80']) assert.match(bad(['--port', port]), '--port', port)
+  assert.is(parseFadeOptions(['--port', ' 8081 ']).port, 8081)
+  assert.is(parseFadeOptions([], { PORT: ' ' }).port, parseFadeOptions([], {}).port, 'a blank value is no value')
   assert.match(bad(['--min-ttl', '0']), '--min-ttl')
   assert.match(bad(['--min-ttl', '60', '--max-ttl', '30']), '--max-ttl')
   assert.match(bad(['--colour']), 'colour')
