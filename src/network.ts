@@ -34,7 +34,9 @@ export interface RepramServices {
 
 export function protocolIds (network: string): { topic: string, sync: string, kad: string, mdnsTag: string } {
   return {
-    topic: `repram/${network}/entries/1`,
+    // 2: acks carry a salt (a repeated confirmation must not be dropped as a
+    // duplicate); a node of topic 1 would refuse them as malformed.
+    topic: `repram/${network}/entries/2`,
     // 2: digests cover a record's guard. Nodes whose summaries are not
     // comparable must not sync (each round would resend what they both hold).
     // 3: RECEIVED reports and the send window (a 2.0.0 sender would wait

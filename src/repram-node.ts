@@ -500,6 +500,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   async blockPeer (peerId: string): Promise<void> {
     peerId = canonicalPeerId(peerId, 'blockPeer')
     this.blocked.add(peerId)
+    // Its confirmations of writes still waiting for their quorum no longer count either.
+    for (const p of this.pending.values()) p.ackers.delete(peerId)
     const libp2p = this.running?.libp2p
     if (libp2p === undefined) return
     await Promise.all(libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId).map(async c => { await c.close().catch(() => {}) }))

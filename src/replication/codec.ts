@@ -7,7 +7,11 @@
  * byte length and UTF-8 bytes; byte arrays likewise.
  *
  *   RECORDS  (1): count, then `count` records
- *   ACKS     (2): acker peer id, count, then `count` × (origin, wall, counter)
+ *   ACKS     (2): salt (varint), acker peer id, count, then `count` ×
+ *                 (origin, wall, counter). The salt (random per message)
+ *                 makes a repeated confirmation a new gossip message:
+ *                 gossip ids are a hash of the bytes, and gossipsub drops a
+ *                 message whose id it saw in the last two minutes.
  *   SUMMARY  (3): bucket count, then bucket count × 8 digest bytes
  *   WANT     (4): count, then `count` × (bucket index, the sender's 8 digest
  *                 bytes of that bucket)
@@ -195,9 +199,9 @@ export function encodeRecords (records: readonly WireRecord[], totalSize?: numbe
   return w.done()
 }
 
-export function encodeAcks (acker: string, acks: readonly Ack[]): Uint8Array {
+export function encodeAcks (acker: string, acks: readonly Ack[], salt = Math.floor(Math.random() * 0xffffffff)): Uint8Array {
   const ab = utf8Length(acker)
-  let size = 2 + varintSize(ab) + ab + varintSize(acks.length)
+  let size = 2 + varintSize(salt) + varintSize(ab) + ab + varintSize(acks.length)
   for (const a of acks) {
     const ob = utf8Length(a.origin)
     size += varintSize(ob) + ob + varintSize(a.wall) + varintSize(a.counter)
@@ -205,6 +209,7 @@ export function encodeAcks (acker: string, acks: readonly Ack[]): Uint8Array {
   const w = new Writer(size)
   w.u8(FORMAT)
   w.u8(Kind.ACKS)
+  w.varint(salt)
   w.string(acker, ab)
   w.varint(acks.length)
   for (const a of acks) {
@@ -370,6 +375,7 @@ export function decodeMessage (data: Uint8Array, limits: DecodeLimits): Message 
       break
     }
     case Kind.ACKS: {
+      r.varint('salt')
       const acker = r.string('acker', MAX_ORIGIN_BYTES, true)
       if (acker.length === 0) throw new InvalidMessageError('empty acker')
       const n = r.count('ack count', 3, MAX_ACKS_PER_MESSAGE)

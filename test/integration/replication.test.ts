@@ -4,6 +4,8 @@ import { RepramNode } from '../../src/index.ts'
 import type { Entry } from '../../src/index.ts'
 import { startCluster, startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
 import { nextEvent, waitFor } from '../helpers/wait.ts'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { Kind } from '../../src/replication/codec.ts'
 
 const test = suite('replication between real nodes on loopback')
 let nodes: RepramNode[] = []
@@ -138,6 +140,53 @@ test('a quorum put resolves with confirmations from other nodes', async () => {
   const [a] = nodes
   const receipt = await a.put('confirmed', 'v', { ttl: 60_000, quorum: 2, timeout: 5000 })
   assert.ok(receipt.confirmations >= 2, `confirmations ${receipt.confirmations}`)
+})
+
+test('a quorum put whose first confirmation is lost is confirmed by the peer\'s next one (acks are not dropped as duplicates)', async () => {
+  const [a] = nodes
+  type Validator = (from: unknown, msg: { data: Uint8Array }) => unknown
+  const running = (a as unknown as { running: { topic: string, libp2p: { services: { pubsub: { topicValidators: Map<string, Validator> } } } } }).running
+  const validators = running.libp2p.services.pubsub.topicValidators
+  const validate = validators.get(running.topic)!
+  let dropped = 0
+  // The first ack message a receives is lost.
+  validators.set(running.topic, (from, msg) => {
+    if (msg.data[1] === Kind.ACKS && dropped === 0) {
+      dropped++
+      return TopicValidatorResult.Ignore
+    }
+    return validate(from, msg)
+  })
+  try {
+    const receipt = await a.put('lost-ack', 'v', { ttl: 60_000, quorum: 2, timeout: 5000 })
+    assert.is(receipt.confirmations, 2)
+    assert.is(dropped, 1)
+  } finally {
+    validators.set(running.topic, validate)
+  }
+})
+
+test('blocking a peer takes back the confirmations it gave writes still waiting for their quorum', async () => {
+  const extra = await startNode({ bootstrap: [nodes[0].multiaddrs[0]] })
+  try {
+    const [a] = nodes
+    await waitForPeers([a, extra])
+    await waitForGossip(a, [a, extra])
+    // Quorum 4 of 3 other nodes: waiting; extra confirms, then gets blocked.
+    const put = a.put('blocked-ack', 'v', { ttl: 60_000, quorum: 4, timeout: 1500 })
+      .then(() => undefined, (e: Error & { receipt?: { confirmations: number } }) => e)
+    await waitFor(() => extra.getSync('blocked-ack') !== undefined, { message: 'extra to hold it' })
+    const pending = (a as unknown as { pending: Map<string, { ackers: Set<string> }> }).pending
+    await waitFor(() => [...pending.values()].some(p => p.ackers.has(extra.peerId)), { message: 'extra\'s confirmation' })
+    await a.blockPeer(extra.peerId)
+    assert.not.ok([...pending.values()].some(p => p.ackers.has(extra.peerId)), 'taken back at once')
+    const err = await put
+    assert.is(err?.name, 'QuorumNotReachedError')
+    assert.is(err?.receipt?.confirmations, 2, 'the other two nodes only')
+    a.unblockPeer(extra.peerId)
+  } finally {
+    await extra.stop()
+  }
 })
 
 test('a quorum larger than the swarm rejects with QuorumNotReachedError, and the entry stays', async () => {

@@ -196,6 +196,10 @@ test('ACKS round-trip, including none and large numbers', () => {
   ]
   assert.equal(roundTrip(encodeAcks('12D3KooWAcker', acks)), { kind: Kind.ACKS, acker: '12D3KooWAcker', acks })
   assert.equal(roundTrip(encodeAcks('me', [])), { kind: Kind.ACKS, acker: 'me', acks: [] })
+  // The same acks twice make different bytes (gossip ids are a hash of them), decoding alike.
+  assert.not.equal(encodeAcks('me', acks), encodeAcks('me', acks))
+  assert.equal(encodeAcks('me', acks, 5), encodeAcks('me', acks, 5), 'the salt is all that differs')
+  assert.equal(roundTrip(encodeAcks('me', acks, 2 ** 32 - 2)), { kind: Kind.ACKS, acker: 'me', acks })
 })
 
 test('SUMMARY round-trips a full digest table and a single bucket', () => {
@@ -289,7 +293,7 @@ test('rejects lengths longer than the bytes left', () => {
   decodeInvalid(records(rawRecord({ tail: [50, 1, 2, 3] })), /value needs 50 bytes/, 'value length')
   decodeInvalid(records(rawRecord({ origin: [40, 0x61] })), /origin needs 40 bytes/, 'origin length')
   decodeInvalid(records(rawRecord({ flags: 1 | 4, tail: [9, 0x61] })), /content type needs 9 bytes/, 'content type length')
-  decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, 30, 0x61]), /acker needs 30 bytes/, 'acker length')
+  decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, 7, 30, 0x61]), /acker needs 30 bytes/, 'acker length')
 })
 
 test('at most MAX_RECORDS_PER_MESSAGE records and MAX_ACKS_PER_MESSAGE acks per message: the limit decodes, one more is refused', () => {
@@ -330,7 +334,7 @@ test('rejects invalid UTF-8 in keys, origins, content types and ackers', () => {
     decodeInvalid(records(rawRecord({ key: field })), /key is not valid UTF-8/, `key: ${name}`)
     decodeInvalid(records(rawRecord({ origin: field })), /origin is not valid UTF-8/, `origin: ${name}`)
     decodeInvalid(records(rawRecord({ flags: 4, tail: field })), /content type is not valid UTF-8/, `content type: ${name}`)
-    decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, ...field, 0]), /acker is not valid UTF-8/, `acker: ${name}`)
+    decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, 7, ...field, 0]), /acker is not valid UTF-8/, `acker: ${name}`)
   }
   // Values are bytes, not text: anything goes.
   const m = decodeMessage(records(rawRecord({ tail: [2, 0xff, 0xfe] })), LIMITS)
@@ -397,7 +401,7 @@ test('rejects counts larger than the bytes left could hold', () => {
   decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...varint(2), ...one]), undefined, 'two records announced, one present')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...varint(1000), ...one]), /record count 1000 cannot fit/, 'record count')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.RECORDS, ...varint(MAX)]), /record count 9007199254740991 is more than the limit/, 'max record count')
-  decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, ...str('a'), ...varint(100), 1, 0x61, 0, 0]), /ack count 100 cannot fit/, 'ack count')
+  decodeInvalid(Uint8Array.from([FORMAT, Kind.ACKS, 7, ...str('a'), ...varint(100), 1, 0x61, 0, 0]), /ack count 100 cannot fit/, 'ack count')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.WANT, ...varint(5), 1, 2]), /bucket count 5 cannot fit/, 'want count')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.SUMMARY, ...varint(2), ...new Array(8).fill(0)]), /bucket count 2 cannot fit/, 'summary count')
   decodeInvalid(Uint8Array.from([FORMAT, Kind.SUMMARY, ...varint(MAX)]), /cannot fit/, 'max summary count')
