@@ -66,6 +66,8 @@ interface Running {
   antiEntropy?: ReturnType<typeof setInterval>
   startedAt: number
   peerId: string
+  /** Set once stop() has finished with this run: its watch() loops end, after the changes made before. */
+  ended: boolean
 }
 
 export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
@@ -247,7 +249,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         dht.start()
       }
       libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-      this.running = { libp2p, gossip, sync, dialer, dht, topologyId, topic: ids.topic, startedAt: Date.now(), peerId }
+      this.running = { libp2p, gossip, sync, dialer, dht, topologyId, topic: ids.topic, startedAt: Date.now(), peerId, ended: false }
       if (config.syncInterval > 0) {
         this.running.antiEntropy = setInterval(() => { this.antiEntropy() }, config.syncInterval)
         this.running.antiEntropy.unref?.()
@@ -293,12 +295,14 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     for (const p of this.pending.values()) p.done(true)
     clearInterval(this.quorumResend)
     this.quorumResend = undefined
-    for (const wake of this.watchers) wake()
     await running.sync.stop()
     await Promise.resolve(running.libp2p.stop()).catch(err => { this.log.error("stopping libp2p failed - %e", err) })
     const left = [...this.repramPeers]
     this.repramPeers.clear()
     for (const peerId of left) this.emit('peer:leave', { peerId })
+    // Last: the events of the writes that went out while stopping have fired by now.
+    running.ended = true
+    for (const wake of this.watchers) wake()
   }
 
   /**
@@ -436,7 +440,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   /**
    * Changes as they happen (sets, deletes, expiries; local and replicated),
    * optionally only for keys starting with `prefix`, until `signal` aborts,
-   * the loop breaks, or the node stops. Throws `NotStartedError` before `start()`.
+   * the loop breaks, or the node stops (after the changes made before the
+   * stop). Throws `NotStartedError` before `start()`.
    */
   async * watch (opts: WatchOptions = {}): AsyncGenerator<Change> {
     const prefix = opts.prefix ?? ''
@@ -448,7 +453,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     let wake: (() => void) | undefined
     let overflow = false
     const onChange = (evt: CustomEvent<Change>): void => {
-      if (!evt.detail.key.startsWith(prefix)) return
+      // A change after this run ended belongs to a later run (a restart), not to this loop.
+      if (running.ended || !evt.detail.key.startsWith(prefix)) return
       if (queue.length >= WATCH_BUFFER) overflow = true
       else queue.push(evt.detail)
       wake?.()
@@ -460,7 +466,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.watchers.add(onAbort)
     try {
       for (;;) {
-        if (signal?.aborted === true || this.running !== running) return
+        if (signal?.aborted === true || (running.ended && queue.length === 0)) return
         if (overflow) throw new WatchOverflowError(WATCH_BUFFER)
         const next = queue.shift()
         if (next !== undefined) { yield next; continue }
@@ -521,8 +527,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * before the call. Resolves to whether the round completed: `false` when
    * the peer is not connected or the round failed (counted in
    * `stats().counters.syncFailures`, details in the `repram:sync` log).
+   * Anything but a peer id is refused with `InvalidArgumentError`.
    */
   async syncWith (peerId: string): Promise<boolean> {
+    peerId = canonicalPeerId(peerId, 'syncWith')
     const running = this.requireRunning()
     const peer = running.libp2p.getConnections().find(c => c.remotePeer.toString() === peerId)?.remotePeer
     return peer !== undefined && await running.sync.sync(peer)

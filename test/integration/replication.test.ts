@@ -343,6 +343,23 @@ test('watch() ends when the node stops, and needs a started node', async () => {
   try { await node.watch().next(); assert.unreachable() } catch (err: any) { assert.is(err.name, 'NotStartedError') }
 })
 
+test('watch() yields every change made before stop(), then ends, however slow its consumer', async () => {
+  const node = await startNode()
+  const seen: string[] = []
+  const loop = (async () => {
+    for await (const c of node.watch()) {
+      seen.push(c.key)
+      await new Promise(resolve => setTimeout(resolve, 20)) // a consumer that takes its time
+    }
+  })()
+  for (let i = 0; i < 5; i++) await node.put(`slow/${i}`, 'x', { ttl: 60_000 })
+  // The last write of a turn: its event fires once it has gone out, here during the stop.
+  void node.put('slow/last', 'x', { ttl: 60_000 })
+  await node.stop()
+  await loop
+  assert.equal(seen, ['slow/0', 'slow/1', 'slow/2', 'slow/3', 'slow/4', 'slow/last'])
+})
+
 test('watch() ends at a stop even when the node is started again before the loop looks', async () => {
   const node = await startNode()
   try {

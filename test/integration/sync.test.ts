@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { startCluster, startNode, stopAll, text, waitForGossip, waitForPeers } from '../helpers/nodes.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { bucketOf, hashKeyUtf8 } from '../../src/store/digest.ts'
@@ -229,6 +229,14 @@ test('what a node noted of a peer\'s stuck buckets goes when the peer disconnect
   assert.is(text(relaxed.getSync(key)?.value), 'a long key')
 })
 
+test('syncWith takes any text form of a peer id, and refuses what is not one', async () => {
+  const [a, b] = await cluster(2, 0)
+  assert.ok(await a.syncWith(peerIdFromString(b.peerId).toCID().toString()), 'the CID form')
+  for (const bad of ['nonsense', '', 123, null]) {
+    await a.syncWith(bad as string).then(() => { assert.unreachable(`accepted ${String(bad)}`) }, (err: Error) => { assert.is(err.name, 'InvalidArgumentError', String(bad)) })
+  }
+})
+
 test('a joining node is sent what it lacks, and nothing travels back', async () => {
   for (let run = 0; run < 2; run++) { // the initiator is the smaller peer id: two runs cover both roles more often than not
     const a = await startNode({ syncInterval: 0 })
@@ -358,7 +366,8 @@ test('syncWith covers every write made before the call: it shares a round that h
   assert.equal(await Promise.all([first, sameRound, ...later]), [true, true, true, true])
   assert.is(summaries.length, 2, 'two rounds for four calls')
   assert.ok(summaries[1] > asked, 'the second round took its summary after the calls that needed it')
-  assert.is(await a.syncWith('12D3KooWNotConnectedNotConnectedNotConnectedNot'), false, 'a peer not connected: no round')
+  const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  assert.is(await a.syncWith(stranger), false, 'a peer not connected: no round')
 })
 
 test('nodes in sync exchange only a small summary', async () => {
