@@ -35,7 +35,7 @@ import type { Ack, WireRecord } from './replication/codec.ts'
 import type { Counters } from './replication/counters.ts'
 import type { PeerDialerInit } from './discovery/dialer.ts'
 import type { RepramServices } from './network.ts'
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { EventHandler } from 'main-event'
 import type { Listener } from './util/listener-guard.ts'
@@ -84,6 +84,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private readonly repramPeers = new Set<string>()
   /** Peers connected with the sync protocol, joined or not yet subscribed. */
   private readonly connectedPeers = new Map<string, PeerId>()
+  /** Where those peers listen, as they told us (identify), each ending in `/p2p/<id>`. */
+  private readonly listenAddrs = new Map<string, string[]>()
+  /** This network's sync protocol id: what makes a peer one of this network's nodes. */
+  private readonly syncProtocol: string
   private readonly blocked = new Set<string>()
   private readonly pending = new Map<string, PendingQuorum>()
   /** Key events waiting for a local write's event before them (see `inOrder`). */
@@ -101,6 +105,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   constructor (init: RepramNodeInit = {}) {
     super()
     this.config = Object.freeze(resolveConfig(init))
+    this.syncProtocol = protocolIds(this.config.network).sync
     this.privateKey = this.config.privateKey
     this.hlc = new HybridClock(this.config.clock)
     this.store = new MemoryStore({
@@ -147,14 +152,30 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   /** Connected peers of the same network, as peer id strings. */
   get peers (): string[] { return [...this.repramPeers] }
 
-  /** Connected peers of the same network with their remote addresses. */
+  /**
+   * Connected peers of the same network with their addresses, each ending
+   * in `/p2p/<id>`: where they listen, as they told us (a peer that dialled
+   * in is connected from a port of its own, which nobody can dial), else
+   * the addresses of the connections to them.
+   */
   peerInfo (): Array<{ peerId: string, addresses: string[] }> {
     const libp2p = this.running?.libp2p
     if (libp2p === undefined) return []
     return this.peers.map(peerId => ({
       peerId,
-      addresses: [...new Set(libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId).map(c => c.remoteAddr.toString()))]
+      addresses: this.listenAddrs.get(peerId) ??
+        [...new Set(libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId).map(c => c.remoteAddr.toString()))]
     }))
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const { peerId, listenAddrs, protocols } = evt.detail
+    if (!protocols.includes(this.syncProtocol) || listenAddrs.length === 0) return
+    const id = peerId.toString()
+    this.listenAddrs.set(id, [...new Set(listenAddrs.map(a => {
+      const text = a.toString()
+      return text.includes('/p2p/') ? text : `${text}/p2p/${id}`
+    }))])
   }
 
   /** Starts the node (idempotent). Calls to start() and stop() take effect in order. */
@@ -243,6 +264,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         onDisconnect: (peer) => { this.onPeerDisconnect(peer) }
       })
       dialer.start()
+      libp2p.addEventListener('peer:identify', this.onIdentify)
       let dht: DhtRendezvous | undefined
       if (config.dht) {
         dht = new DhtRendezvous({ libp2p, network: config.network, log: logger('repram:dht'), dial: async (peer) => await dialer.dial(peer) })
@@ -290,7 +312,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     running.dialer.stop()
     running.libp2p.unregister(running.topologyId)
     running.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    running.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.connectedPeers.clear()
+    this.listenAddrs.clear()
     running.gossip.stop()
     for (const p of this.pending.values()) p.done(true)
     clearInterval(this.quorumResend)
@@ -769,6 +793,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private onPeerDisconnect (peer: PeerId): void {
     const id = peer.toString()
     this.connectedPeers.delete(id)
+    this.listenAddrs.delete(id)
     this.running?.sync.forget(id)
     if (!this.repramPeers.delete(id)) return
     this.log('peer left %p', peer)

@@ -189,6 +189,15 @@ test('blocking a peer takes back the confirmations it gave writes still waiting 
   }
 })
 
+test('peerInfo lists where each peer listens, also for a peer that dialled in (not the port it dialled from)', async () => {
+  const [a, b, c] = nodes
+  for (const [node, peer] of [[a, b], [a, c], [b, a]] as const) {
+    const info = node.peerInfo().find(p => p.peerId === peer.peerId)
+    assert.ok(info !== undefined, `${peer.peerId} among the peers`)
+    assert.equal(info.addresses, peer.multiaddrs, 'its listen addresses, each ending in /p2p/<id>')
+  }
+})
+
 test('a quorum larger than the swarm rejects with QuorumNotReachedError, and the entry stays', async () => {
   const [a, b] = nodes
   try {
