@@ -174,7 +174,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const id = peerId.toString()
     this.listenAddrs.set(id, [...new Set(listenAddrs.map(a => {
       const text = a.toString()
-      return text.includes('/p2p/') ? text : `${text}/p2p/${id}`
+      return addrPeerId(text) === undefined ? `${text}/p2p/${id}` : text
     }))])
   }
 

@@ -76,8 +76,8 @@ function send (url: URL, method: string, headers: Record<string, string>, body: 
 
 /** The low-level reason of a failed request, in words. */
 export function describeNetworkError (err: any): string {
-  // undici wraps the socket error: TypeError('fetch failed', { cause }), sometimes an AggregateError of per-address attempts.
-  let cause = err?.cause ?? err
+  // A socket error, or an AggregateError of the attempts at each of a host's addresses.
+  let cause = err
   if (cause?.code === undefined && Array.isArray(cause?.errors) && cause.errors.length > 0) cause = cause.errors[0]
   switch (cause?.code) {
     case 'ECONNREFUSED': return 'connection refused'
@@ -86,9 +86,7 @@ export function describeNetworkError (err: any): string {
     case 'ECONNRESET': return 'connection reset'
     case 'EHOSTUNREACH':
     case 'ENETUNREACH': return 'no route to host'
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT': return 'connection timed out'
-    case 'UND_ERR_SOCKET': return 'connection closed'
+    case 'ETIMEDOUT': return 'connection timed out'
     default: return String(cause?.code ?? cause?.message ?? err?.message ?? err)
   }
 }

@@ -10,7 +10,7 @@
 import { logger } from '@libp2p/logger'
 import { AbortError, NotStartedError } from '../errors.ts'
 import { isoTime } from './respond.ts'
-import { utf8Text } from '../util/utf8.ts'
+import { textOrBase64 } from '../util/utf8.ts'
 import type { RequestContext } from './context.ts'
 import type { Change } from '../types.ts'
 
@@ -44,9 +44,9 @@ export function changeEvent (change: Change, valueMaxBytes: number): WatchEvent 
       }
       if (entry.contentType !== undefined) data.content_type = entry.contentType
       if (entry.value.byteLength <= valueMaxBytes) {
-        const text = utf8Text(entry.value)
-        data.value = text ?? Buffer.from(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength).toString('base64')
-        data.encoding = text === undefined ? 'base64' : 'utf8'
+        const { value, encoding } = textOrBase64(entry.value)
+        data.value = value
+        data.encoding = encoding
       }
       return { event: 'set', data }
     }

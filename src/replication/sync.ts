@@ -341,11 +341,12 @@ export class SyncProtocol {
       const now = this.init.clock()
       const fresh: WireRecord[] = []
       let refused: WireRecord[] | undefined
+      let notices = 0
       for (const rec of msg.records) {
         const verdict = checkRecord(rec, now, this.init.bounds)
         if (rec.notice === true) {
           // A version the peer keeps only a marker of: its guard, for a node that holds the version.
-          if (verdict === 'ok') fresh.push(rec)
+          if (verdict === 'ok') { fresh.push(rec); notices++ }
           continue
         }
         // An expired record (a round is slow, or this clock a little ahead of
@@ -362,7 +363,7 @@ export class SyncProtocol {
           if (overOwnLimits(verdict)) (refused ??= []).push(rec)
         }
       }
-      this.init.counters.syncEntriesReceived += fresh.length
+      this.init.counters.syncEntriesReceived += fresh.length - notices
       if (refused !== undefined) this.init.onRefused(refused, from)
       if (fresh.length > 0) this.init.onRecords(fresh, from)
       taken += bytes

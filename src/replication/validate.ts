@@ -32,12 +32,12 @@ export function breaksProtocol (verdict: string): boolean {
  * value (over `maxValueBytes`, or a TTL over `maxTtl`), its version and
  * guard being within the rules of time (`checkRecord` checks those first;
  * with a TTL over `maxTtl` its expiry may lie beyond this node's horizon,
- * the marker of it must not). Such a
- * record is a real, newer version of a key this node can hold, but not
- * with that value: it still supersedes older versions here
- * (`MemoryStore.refuse`), rather than leaving them served as current.
- * (A key over `maxKeyBytes` is not one: no older version of it is here,
- * and a marker for it would take memory no limit bounds.)
+ * the marker of it must not). Such a record is a real, newer version of a
+ * key this node can hold, but not with that value: it still supersedes
+ * older versions here (`MemoryStore.refuse`), rather than leaving them
+ * served as current. (A key over `maxKeyBytes` is not one: no older version
+ * of it is here, and a marker for it would take memory no limit bounds.)
+ * The verdicts are `checkRecord`'s own texts; its tests pin both sides.
  */
 export function overOwnLimits (verdict: string): boolean {
   return OWN_LIMITS.test(verdict)

@@ -360,22 +360,12 @@ export class MemoryStore {
     const hadValue = slot !== undefined && this.hasValue(slot) && this.meta[M * slot] > now
     let guard = rec.guardUntil
     if (slot !== undefined) {
-      const cmp = compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], this.originTable.get(this.words[W * slot + ORIGIN]))
+      const cmp = this.versionAt(rec, slot)
       if (cmp <= 0) {
         // This version (or one it superseded) lives somewhere until
         // `outlives`: our guard, and a marker's horizon, must reach past it.
         // (The same version of a value has the same expiry: only its guard can add.)
-        const outlives = cmp < 0 || rec.value === null ? Math.max(rec.expiresAt, rec.guardUntil) : rec.guardUntil
-        if (outlives > this.meta[M * slot + GUARD]) {
-          // The guard is part of the record's digest.
-          this.toggleDigest(slot)
-          this.meta[M * slot + GUARD] = outlives
-          this.toggleDigest(slot)
-        }
-        if (!this.hasValue(slot) && outlives > this.meta[M * slot]) {
-          this.meta[M * slot] = outlives
-          this.heap.push(outlives, slot)
-        }
+        this.extendGuard(slot, cmp < 0 || rec.value === null ? Math.max(rec.expiresAt, rec.guardUntil) : rec.guardUntil)
         return { status: 'stale', hadValue }
       }
       guard = Math.max(guard, this.meta[M * slot + GUARD], this.meta[M * slot])
@@ -432,7 +422,7 @@ export class MemoryStore {
    */
   refuse (rec: StoreRecord): ApplyResult {
     const slot = this.slotOf(rec.key)
-    if (slot !== undefined && compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], this.originTable.get(this.words[W * slot + ORIGIN])) <= 0) {
+    if (slot !== undefined && this.versionAt(rec, slot) <= 0) {
       // Not newer: what a stale value does (a guard it carries may reach further), as on a node that holds it.
       return this.apply(rec)
     }
@@ -454,14 +444,27 @@ export class MemoryStore {
    */
   takeNotice (rec: StoreRecord): boolean {
     const slot = this.slotOf(rec.key)
-    if (slot === undefined || this.meta[M * slot + WALL] !== rec.wall || this.words[W * slot + COUNTER] !== rec.counter ||
-      this.originTable.get(this.words[W * slot + ORIGIN]) !== rec.origin || rec.guardUntil <= this.meta[M * slot + GUARD]) return false
+    return slot !== undefined && this.versionAt(rec, slot) === 0 && this.extendGuard(slot, rec.guardUntil)
+  }
+
+  /** `compareVersions` of `rec` against what `slot` holds. */
+  private versionAt (rec: StoreRecord, slot: number): number {
+    return compareVersions(rec.wall, rec.counter, rec.origin, this.meta[M * slot + WALL], this.words[W * slot + COUNTER], this.originTable.get(this.words[W * slot + ORIGIN]))
+  }
+
+  /**
+   * Moves the guard of what `slot` holds out to `outlives` when that is
+   * later (and a marker's horizon with it); returns whether it moved. The
+   * guard is part of the record's digest.
+   */
+  private extendGuard (slot: number, outlives: number): boolean {
+    if (outlives <= this.meta[M * slot + GUARD]) return false
     this.toggleDigest(slot)
-    this.meta[M * slot + GUARD] = rec.guardUntil
+    this.meta[M * slot + GUARD] = outlives
     this.toggleDigest(slot)
-    if (!this.hasValue(slot) && rec.guardUntil > this.meta[M * slot]) {
-      this.meta[M * slot] = rec.guardUntil
-      this.heap.push(rec.guardUntil, slot)
+    if (!this.hasValue(slot) && outlives > this.meta[M * slot]) {
+      this.meta[M * slot] = outlives
+      this.heap.push(outlives, slot)
     }
     return true
   }
@@ -495,12 +498,11 @@ export class MemoryStore {
   /**
    * Every record (live values and markers, those `refuse` left as
    * notices) whose bucket is flagged in `wanted`, or all when omitted. With
-   * `pauseEvery`, also `undefined` after every that many slots looked at:
-   * a consumer that awaits something
-   * there (a turn of the event loop) never holds the loop for a whole scan,
-   * which at a million entries takes tens of milliseconds when few buckets
-   * are wanted. The store may change during such a pause; what comes after
-   * it is read then.
+   * `pauseEvery`, also `undefined` after every that many slots looked at: a
+   * consumer that awaits something there (a turn of the event loop) never
+   * holds the loop for a whole scan, which at a million entries takes tens
+   * of milliseconds when few buckets are wanted. The store may change during
+   * such a pause; what comes after it is read then.
    */
   records (wanted?: Uint8Array): Generator<StoreRecord>
   records (wanted: Uint8Array | undefined, pauseEvery: number): Generator<StoreRecord | undefined>

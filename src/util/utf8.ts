@@ -75,6 +75,14 @@ export function utf8Text (bytes: Uint8Array): string | undefined {
   return isUtf8(buf) ? buf.toString('utf8') : undefined
 }
 
+/** A value as JSON carries it: its text when valid UTF-8 (see {@link utf8Text}), else base64. */
+export function textOrBase64 (bytes: Uint8Array): { value: string, encoding: 'utf8' | 'base64' } {
+  const text = utf8Text(bytes)
+  return text === undefined
+    ? { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), encoding: 'base64' }
+    : { value: text, encoding: 'utf8' }
+}
+
 /** Entries of a `Utf8Cache` (a power of two). */
 const CACHE_SLOTS = 32
 /** Longest byte sequence a `Utf8Cache` keeps. */

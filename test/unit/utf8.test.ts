@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readUtf8, utf8Length, utf8Text, Utf8Cache, writeUtf8 } from '../../src/util/utf8.ts'
+import { readUtf8, textOrBase64, utf8Length, utf8Text, Utf8Cache, writeUtf8 } from '../../src/util/utf8.ts'
 import { prng, randInt } from './helpers.ts'
 
 /** Code units of every kind: ASCII (controls too), 2 and 3 bytes, pairs, lone high and low surrogates. */
@@ -75,6 +75,8 @@ test('utf8Text: the text of valid UTF-8, a byte-order mark kept, so that it enco
   const inside = Uint8Array.from([0xff, 0xef, 0xbb, 0xbf, 0x41, 0xff]).subarray(1, 5)
   assert.is(utf8Text(inside), '\ufeffA', 'a view inside a larger buffer')
   for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0x68, 0xfe]]) assert.is(utf8Text(Uint8Array.from(bad)), undefined, JSON.stringify(bad))
+  assert.equal(textOrBase64(inside), { value: '\ufeffA', encoding: 'utf8' })
+  assert.equal(textOrBase64(Uint8Array.from([0xff, 0xfe, 0x00, 0x41]).subarray(0, 3)), { value: '//4A', encoding: 'base64' }, 'base64 of the view, not of its buffer')
 })
 
 test('Utf8Cache gives what readUtf8 gives, through hits, misses and collisions, and never caches invalid bytes', () => {

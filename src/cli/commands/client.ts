@@ -8,7 +8,7 @@ import { formatDuration, parseTime } from '../format.ts'
 import { dataPath, request, responseError, notFoundError, getJson } from '../http-client.ts'
 import { validateContentType } from '../../validation.ts'
 import { KEYS_MAX_LIMIT } from '../../http/info.ts'
-import { utf8Text } from '../../util/utf8.ts'
+import { textOrBase64 } from '../../util/utf8.ts'
 import type { Env, FlagValues } from '../args.ts'
 import type { ParseArgsOptionsConfig } from 'node:util'
 
@@ -153,10 +153,7 @@ export async function runGet (argv: string[], env: Env): Promise<number> {
   if (!res.ok) throw await responseError(url, res, `get "${key}"`)
   const value = new Uint8Array(await res.arrayBuffer())
   if (values.json === true) {
-    const out: Record<string, unknown> = { key }
-    const text = utf8Text(value)
-    out.value = text ?? Buffer.from(value).toString('base64')
-    out.encoding = text === undefined ? 'base64' : 'utf8'
+    const out: Record<string, unknown> = { key, ...textOrBase64(value) }
     const type = res.headers.get('content-type')
     if (type !== null) out.contentType = type
     const expiresAt = parseTime(res.headers.get('x-expires-at'))
