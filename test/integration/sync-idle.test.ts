@@ -56,13 +56,22 @@ function matchingNothing (): Uint32Array {
   return digests
 }
 
+/** Whether `node` has a round it started still under way or queued. */
+function syncing (node: RepramNode): boolean {
+  return (node as unknown as { running: { sync: { inFlight: Map<string, unknown> } } }).running.sync.inFlight.size > 0
+}
+
 async function pair (): Promise<[RepramNode, RepramNode]> {
   const node = await startNode({ syncInterval: 0, syncIdleTimeout: IDLE_MS })
   const peer = await startNode({ syncInterval: 0, bootstrap: [node.multiaddrs[0]] })
   started.push(node, peer)
-  await waitFor(() => node.peers.includes(peer.peerId), { message: 'the two nodes to connect' })
-  // The round on joining, over before the test's own rounds (which count rounds from here).
-  await waitFor(() => node.stats().counters.syncRounds >= 1 && peer.stats().counters.syncRounds >= 1, { message: 'the round on joining' })
+  await waitFor(() => node.peers.includes(peer.peerId) && peer.peers.includes(node.peerId), { message: 'the two nodes to join' })
+  // The rounds on connecting and on joining (one or two: see RepramNode's join), over on both
+  // sides before the test's own rounds, which count rounds from here.
+  await waitFor(() => {
+    const rounds = node.stats().counters.syncRounds
+    return rounds >= 1 && rounds === peer.stats().counters.syncRounds && !syncing(node) && !syncing(peer)
+  }, { message: 'the rounds on joining' })
   return [node, peer]
 }
 
