@@ -9,7 +9,9 @@
  *   values over slow links);
  * - unsigned messages (see replication/gossip.ts);
  * - RPCs with several large messages are split to fit a peer's 4 MiB
- *   frame (see replication/rpc-frames.ts).
+ *   frame (see replication/rpc-frames.ts);
+ * - a stopped gossipsub leaves no heartbeat timer behind (see
+ *   stop-timers.ts).
  */
 import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
@@ -23,6 +25,7 @@ import { mdns } from '@libp2p/mdns'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { preSharedKey } from '@libp2p/pnet'
 import { splitLargeRpcs } from './replication/rpc-frames.ts'
+import { clearHeartbeatOnStop } from './stop-timers.ts'
 import type { Config } from './config.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p, PrivateKey, ConnectionGater } from '@libp2p/interface'
@@ -100,5 +103,6 @@ export async function createNetwork (config: Config, privateKey: PrivateKey, gat
   // Returns false only for a gossipsub that no longer sends through
   // `sendRpc`; the IWANT test in test/integration/gossip-limits.test.ts fails then.
   splitLargeRpcs(libp2p.services.pubsub)
+  clearHeartbeatOnStop(libp2p.services.pubsub)
   return libp2p
 }

@@ -24,6 +24,7 @@ import { newCounters } from './replication/counters.ts'
 import { PeerDialer } from './discovery/dialer.ts'
 import { DhtRendezvous } from './discovery/dht-rendezvous.ts'
 import { createNetwork, protocolIds } from './network.ts'
+import { cancelAddressUpdate } from './stop-timers.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { ListenerGuard } from './util/listener-guard.ts'
 import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
@@ -321,6 +322,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.quorumResend = undefined
     await running.sync.stop()
     await Promise.resolve(running.libp2p.stop()).catch(err => { this.log.error("stopping libp2p failed - %e", err) })
+    cancelAddressUpdate(running.libp2p)
     const left = [...this.repramPeers]
     this.repramPeers.clear()
     for (const peerId of left) this.emit('peer:leave', { peerId })
