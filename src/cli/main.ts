@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { CommandError, UsageError, EXIT } from './errors.ts'
+import { holdInterrupts, releaseInterrupts } from './signals.ts'
 import type { Env } from './args.ts'
 import type { StartDefaults } from './start-options.ts'
 
@@ -59,6 +60,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   watch: async () => (await import('./commands/watch.ts')).runWatch
 }
 
+/** The commands that stop on SIGINT/SIGTERM (see signals.ts); the others end with the signal's default effect. */
+const LONG_RUNNING = new Set(['start', 'watch', 'status'])
+
 const ALIASES: Record<string, string> = { del: 'delete', rm: 'delete', ls: 'keys', set: 'put' }
 
 export interface MainOptions {
@@ -89,10 +93,14 @@ export async function main (argv: string[], env: Env = process.env, opts: MainOp
       const hint = first.startsWith('-') ? 'give a command first' : `unknown command ${JSON.stringify(first)}`
       throw new UsageError(`${hint}; commands: ${Object.keys(COMMANDS).join(', ')}`)
     }
+    // A long-running command listens for Ctrl-C and SIGTERM once loaded; one before that is kept for it.
+    if (LONG_RUNNING.has(command)) holdInterrupts()
     const run = await load()
     return await run(rest, env, opts.startDefaults)
   } catch (err) {
     return report(err, command, env)
+  } finally {
+    releaseInterrupts()
   }
 }
 

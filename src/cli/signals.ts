@@ -12,11 +12,60 @@ export interface Interrupt {
   dispose: () => void
 }
 
+interface Held {
+  handler: (name: NodeJS.Signals) => void
+  received?: NodeJS.Signals
+}
+
+/** Set by {@link holdInterrupts} until a command takes the signals over or lets them go. */
+let held: Held | undefined
+
+/**
+ * Keeps a SIGINT/SIGTERM that arrives before a long-running command listens
+ * (while it loads libp2p, say) for that command, which then stops at once
+ * and cleanly, instead of the process dying with no cleanup (exit 143 for a
+ * SIGTERM). A second signal meanwhile exits with 130. The command takes the
+ * signal over with {@link onInterrupt}; {@link releaseInterrupts} gives it
+ * back otherwise.
+ */
+export function holdInterrupts (): void {
+  if (held !== undefined) return
+  const state: Held = {
+    handler: (name) => {
+      if (state.received !== undefined) process.exit(130)
+      state.received = name
+    }
+  }
+  held = state
+  process.on('SIGINT', state.handler)
+  process.on('SIGTERM', state.handler)
+}
+
+/**
+ * Ends {@link holdInterrupts} for a command that did not take the signals
+ * over (one that failed first, or does not run long): a signal held meanwhile
+ * now has its default effect, and ends the process.
+ */
+export function releaseInterrupts (): void {
+  const state = takeHeld()
+  if (state?.received !== undefined) process.kill(process.pid, state.received)
+}
+
+function takeHeld (): Held | undefined {
+  const state = held
+  if (state === undefined) return undefined
+  held = undefined
+  process.off('SIGINT', state.handler)
+  process.off('SIGTERM', state.handler)
+  return state
+}
+
 /**
  * Turns the first SIGINT/SIGTERM into an aborted signal so the command can
- * stop cleanly and exit 0. A second signal while stopping exits at once with
- * 130, for the impatient. Run from a package script (`npm start`), the
- * command also stops when that script's shell is gone.
+ * stop cleanly and exit 0; one held by {@link holdInterrupts} aborts it at
+ * once. A second signal while stopping exits at once with 130, for the
+ * impatient. Run from a package script (`npm start`), the command also
+ * stops when that script's shell is gone.
  */
 export function onInterrupt (parent?: ScriptParentOptions): Interrupt {
   const controller = new AbortController()
@@ -26,6 +75,8 @@ export function onInterrupt (parent?: ScriptParentOptions): Interrupt {
   }
   process.on('SIGINT', handler)
   process.on('SIGTERM', handler)
+  const early = takeHeld()?.received
+  if (early !== undefined) controller.abort(early)
   const unwatch = watchScriptParent(() => { if (!controller.signal.aborted) controller.abort(SCRIPT_ENDED) }, parent)
   return {
     signal: controller.signal,

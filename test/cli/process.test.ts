@@ -2,10 +2,12 @@
  * The `repram` executable as a process: help, version, exit codes and
  * messages of failures, configuration from the environment, signals.
  */
+import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { CLI, LineProcess, ROOT, cleanEnv, killAll, run, startNode } from './helpers.ts'
@@ -148,6 +150,30 @@ cli('environment variables configure start like flags, flags win, and SIGTERM st
     assert.equal(exit, { code: 0, signal: null }, proc.output())
     assert.equal(proc.lines.slice(-2).map(l => l.json?.event), ['stopping', 'stopped'], proc.output())
   }
+})
+
+cli('a SIGTERM while start is still loading libp2p stops it cleanly with exit 0', async () => {
+  const preload = fileURLToPath(new URL('../fixtures/tell-libp2p-loading.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--import', preload, CLI, 'start', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'],
+    { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  let sent = false
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString()
+    if (!sent && stderr.includes('loading libp2p\n')) {
+      sent = true
+      child.kill('SIGTERM')
+    }
+  })
+  const kill = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => { child.on('exit', (c, s) => { resolve([c, s]) }) })
+  clearTimeout(kill)
+  assert.ok(sent, `no signal sent: ${stderr}`)
+  assert.equal({ code, signal }, { code: 0, signal: null }, `${stdout}${stderr}`)
+  const events = stdout.trim().split('\n').map(line => (JSON.parse(line) as { event: string }).event)
+  assert.equal(events.slice(-2), ['stopping', 'stopped'], stdout)
 })
 
 cli.run()

@@ -157,24 +157,27 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
   let server: HttpServer | undefined
   const shutdown = new AbortController()
   try {
-    try {
-      await node.start()
-    } catch (err) {
-      if (errorName(err) === 'InvalidConfigError') throw configUsageError(err)
-      throw new CommandError(`cannot start the node: ${String((err as Error)?.message ?? err)}`, { cause: err })
-    }
-    if (opts.http !== false && !interrupt.signal.aborted) {
-      // Held like the peer events: the startup lines (`started` with --json) come first.
-      server = await serveHttp(node, opts.http, shutdown.signal, text => { log('notice', text, { message: text }) })
-    }
-    printStartup(node, opts, server?.url)
-    for (const line of held.splice(0)) line()
-    startupPrinted = true
+    // Not started at all when the signal came while the command was loading.
+    if (!interrupt.signal.aborted) {
+      try {
+        await node.start()
+      } catch (err) {
+        if (errorName(err) === 'InvalidConfigError') throw configUsageError(err)
+        throw new CommandError(`cannot start the node: ${String((err as Error)?.message ?? err)}`, { cause: err })
+      }
+      if (opts.http !== false && !interrupt.signal.aborted) {
+        // Held like the peer events: the startup lines (`started` with --json) come first.
+        server = await serveHttp(node, opts.http, shutdown.signal, text => { log('notice', text, { message: text }) })
+      }
+      printStartup(node, opts, server?.url)
+      for (const line of held.splice(0)) line()
+      startupPrinted = true
 
-    await new Promise<void>(resolve => {
-      if (interrupt.signal.aborted) resolve()
-      else interrupt.signal.addEventListener('abort', () => { resolve() }, { once: true })
-    })
+      await new Promise<void>(resolve => {
+        if (interrupt.signal.aborted) resolve()
+        else interrupt.signal.addEventListener('abort', () => { resolve() }, { once: true })
+      })
+    }
     const reason = interrupt.signal.reason
     emit('stopping', `${describeInterrupt(reason)}, stopping…`, reason === SCRIPT_ENDED ? { reason: 'script ended' } : { signal: String(reason) })
   } finally {

@@ -6,7 +6,7 @@ import { parseCommandLine, parseDurationMs, stringSetting, urlSettings } from '.
 import { EXIT } from '../errors.ts'
 import { formatBytes, formatDuration, shortPeerId, table, clockTime } from '../format.ts'
 import { getJson } from '../http-client.ts'
-import { onInterrupt, sleep } from '../signals.ts'
+import { onInterrupt, releaseInterrupts, sleep } from '../signals.ts'
 import type { Env } from '../args.ts'
 
 export const STATUS_HELP = `Usage: repram status [options]
@@ -116,6 +116,7 @@ export async function runStatus (argv: string[], env: Env): Promise<number> {
   const snapshot = (signal?: AbortSignal): Promise<NodeStatus[]> => Promise.all(urls.map(u => fetchStatus(u, timeoutMs, signal)))
 
   if (values.watch !== true) {
+    releaseInterrupts() // one table: a signal ends it as it ends any short command
     const rows = await snapshot()
     process.stdout.write((json ? JSON.stringify(rows) : statusTable(rows)) + '\n')
     return rows.every(r => r.reachable) ? EXIT.ok : EXIT.failed
