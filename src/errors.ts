@@ -131,9 +131,16 @@ export class InvalidMessageError extends RepramError {
   }
 }
 
-/** Throws {@link AbortError} when `signal` is aborted. */
+/** Throws {@link AbortError} when `signal` is aborted, and {@link InvalidArgumentError} when it is not an `AbortSignal`. */
 export function throwIfAborted (signal?: AbortSignal): void {
-  if (signal?.aborted === true) throw new AbortError()
+  if (signal === undefined) return
+  const s = signal as Partial<AbortSignal> | null
+  // Checked here, before a call registers anything on it: a listener that
+  // cannot be removed later would throw from a timer, out of the caller's reach.
+  if (typeof s?.aborted !== 'boolean' || typeof s.addEventListener !== 'function' || typeof s.removeEventListener !== 'function') {
+    throw new InvalidArgumentError(`signal must be an AbortSignal, got ${s === null ? 'null' : typeof s}`)
+  }
+  if (s.aborted) throw new AbortError()
 }
 
 /** An option of a call (e.g. `quorum`, `timeout`) is not valid. */

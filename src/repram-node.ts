@@ -473,6 +473,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const prefix = opts.prefix ?? ''
     const signal = opts.signal
     throwIfAborted(signal)
+    if (typeof prefix !== 'string') throw new InvalidArgumentError(`prefix must be a string, got ${typeof prefix}`)
     // The run it watches: a stop ends the loop even when the node was started again before the loop looked.
     const running = this.requireRunning()
     const queue: Change[] = []
@@ -740,9 +741,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     let finish = (): void => {}
     try {
       await new Promise<void>(resolve => {
-        const timer = setTimeout(done, timeout)
+        let timer: ReturnType<typeof setTimeout> | undefined
         const onAbort = (): void => { aborted = true; done() }
-        signal?.addEventListener('abort', onAbort, { once: true })
         function done (byStop = false): void {
           stopped ||= byStop
           clearTimeout(timer)
@@ -750,6 +750,8 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
           resolve()
         }
         finish = done
+        timer = setTimeout(done, timeout)
+        signal?.addEventListener('abort', onAbort, { once: true })
         this.pending.set(version, { rec, ackers, needed, done })
         send()
         this.armQuorumResend()

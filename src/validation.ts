@@ -69,7 +69,7 @@ const CONTENT_TYPE_RE = /^[\x20-\x7e]{1,256}$/
 export function validateContentType (contentType: unknown): string | undefined {
   if (contentType === undefined) return undefined
   if (typeof contentType !== 'string' || !CONTENT_TYPE_RE.test(contentType)) {
-    throw new InvalidValueError('contentType must be 1-256 printable ASCII characters')
+    throw new InvalidArgumentError('contentType must be 1-256 printable ASCII characters')
   }
   return contentType
 }

@@ -306,12 +306,21 @@ test('bad input is refused with named errors and changes nothing', async () => {
     [async () => a.keys({ limit: 0 }), 'InvalidArgumentError'],
     [async () => a.keys({ limit: 1.5 }), 'InvalidArgumentError'],
     [async () => a.keys({ after: 7 as any }), 'InvalidArgumentError'],
-    [async () => a.keys({ prefix: null as any }), 'InvalidArgumentError']
+    [async () => a.keys({ prefix: null as any }), 'InvalidArgumentError'],
+    [async () => await a.put('k', 'x', { contentType: 'a\nb' }), 'InvalidArgumentError'],
+    // Not an AbortSignal: refused before anything is stored or listened to (a quorum wait's timer
+    // used to call removeEventListener on it later, an uncaught exception in the host app).
+    [async () => await a.put('k', 'x', { quorum: 1, timeout: 50, signal: {} as any }), 'InvalidArgumentError'],
+    [async () => await a.get('k', { signal: 'no' as any }), 'InvalidArgumentError'],
+    [async () => await a.delete('k', { signal: null as any }), 'InvalidArgumentError'],
+    [async () => { for await (const _ of a.watch({ signal: {} as any })) break }, 'InvalidArgumentError'],
+    [async () => { for await (const _ of a.watch({ prefix: 5 as any })) break }, 'InvalidArgumentError']
   ]
   for (const [call, name] of cases) {
     try { await call(); assert.unreachable(`expected ${name}`) } catch (err: any) { assert.is(err.name, name, err.message) }
   }
   assert.is(a.stats().entries, before)
+  for (const type of ['entry:set', 'entry:delete', 'entry:expire']) assert.is(a.listenerCount(type), 0, `a refused watch() left a ${type} listener`)
 })
 
 test('a full store refuses puts with StoreFullError and keeps what it has', async () => {

@@ -159,10 +159,10 @@ test('validateContentType: undefined, or 1-256 printable ASCII characters', () =
     assert.is(validateContentType(ct), ct)
   }
   for (const bad of ['', 'x'.repeat(257), 'text/plain\n', 'text/plain\r\nX-Injected: 1', 'tëxt/plain', 'a\u007f', 'a\tb']) {
-    throwsNamed(() => validateContentType(bad), 'InvalidValueError', /contentType must be 1-256 printable ASCII characters/, JSON.stringify(bad))
+    throwsNamed(() => validateContentType(bad), 'InvalidArgumentError', /contentType must be 1-256 printable ASCII characters/, JSON.stringify(bad))
   }
   for (const bad of [42, null, {}, ['text/plain']]) {
-    throwsNamed(() => validateContentType(bad), 'InvalidValueError', /contentType must be/, String(bad))
+    throwsNamed(() => validateContentType(bad), 'InvalidArgumentError', /contentType must be/, String(bad))
   }
 })
 
