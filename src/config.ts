@@ -49,11 +49,11 @@ export interface RepramNodeInit {
   bootstrap?: string[]
   /** Take part in a private Kademlia DHT and find peers of the network through it. @default false */
   dht?: boolean
-  /** TTL used when a put names none, ms. @default 3600000 (1 hour) */
+  /** TTL used when a put names none, ms. @default 3600000 (1 hour), or the nearest of `minTtl` and `maxTtl` when those leave 1 hour out */
   defaultTtl?: number
   /** Smallest TTL a put may ask for, ms. @default 1000 */
   minTtl?: number
-  /** Largest TTL a put may ask for, ms. At most 2^31-1 ms (24.8 days). @default 604800000 (7 days) */
+  /** Largest TTL a put may ask for, ms. At most 2^31-1 ms (24.8 days). @default 604800000 (7 days), or `minTtl` if that is larger */
   maxTtl?: number
   /** Largest value, bytes. At most 3 MiB (gossip frames are capped at 4 MiB). @default 1048576 */
   maxValueBytes?: number
@@ -260,6 +260,9 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
   if (raw.mdns === undefined || raw.mdns === true) mdns = { interval: DEFAULTS.mdnsInterval }
   else if (raw.mdns === false) mdns = false
   else if (typeof raw.mdns === 'object' && raw.mdns !== null) {
+    for (const field of Object.keys(raw.mdns)) {
+      if (field !== 'interval') throw new InvalidConfigError(`mdns.${field}`, 'unknown option')
+    }
     mdns = { interval: int(raw.mdns as Record<string, unknown>, 'interval', DEFAULTS.mdnsInterval, 100, MAX_TIMER_DELAY_MS, 'mdns.interval') }
   } else throw new InvalidConfigError('mdns', `expected true, false or { interval }, got ${describe(raw.mdns)}`)
 
@@ -288,7 +291,7 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
   if (raw.privateKey !== undefined && raw.identityFile !== undefined) {
     throw new InvalidConfigError('privateKey', 'give either privateKey or identityFile, not both')
   }
-  if (raw.privateKey !== undefined && (typeof raw.privateKey !== 'object' || raw.privateKey === null || !('publicKey' in raw.privateKey))) {
+  if (raw.privateKey !== undefined && !isPrivateKey(raw.privateKey)) {
     throw new InvalidConfigError('privateKey', `expected a libp2p PrivateKey (see generateKeyPair from @libp2p/crypto/keys), got ${describe(raw.privateKey)}`)
   }
   if (raw.clock !== undefined && typeof raw.clock !== 'function') {
@@ -317,4 +320,11 @@ export function resolveConfig (init: RepramNodeInit = {}): Config {
     identityFile: raw.identityFile as string | undefined,
     clock: (raw.clock as (() => number) | undefined) ?? Date.now
   }
+}
+
+/** The shape of a libp2p `PrivateKey`, as far as a node relies on it before libp2p does. */
+function isPrivateKey (value: unknown): boolean {
+  const key = value as Partial<PrivateKey> | null
+  return typeof key === 'object' && key !== null && typeof key.type === 'string' && key.raw instanceof Uint8Array &&
+    typeof key.sign === 'function' && typeof key.equals === 'function' && typeof key.publicKey === 'object' && key.publicKey !== null
 }

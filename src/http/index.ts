@@ -13,7 +13,8 @@
  * import { RepramNode } from 'repram'
  * import { startHttpServer } from 'repram/http'
  *
- * const node = new RepramNode({ mdns: false, bootstrap: ['/ip4/10.0.0.2/tcp/4001/p2p/12D3Koo...'] })
+ * // Joins no one: give `bootstrap: ['/ip4/<host>/tcp/<port>/p2p/<peer id>']` (or leave mDNS on) to join peers
+ * const node = new RepramNode({ mdns: false })
  * await node.start()
  *
  * // 127.0.0.1 unless told otherwise: serving the LAN is an explicit choice
@@ -31,12 +32,12 @@
  *
  * Every time is an RFC 3339 / ISO 8601 UTC timestamp with milliseconds
  * (`2025-01-31T12:00:00.000Z`); every TTL is in seconds (fractions allowed
- * on input, e.g. `X-TTL: 0.5`). JSON field names are snake_case. Errors are
+ * on input, e.g. `X-TTL: 1.5`). JSON field names are snake_case. Errors are
  * `{ "error": "<ErrorName>", "message": "..." }`.
  *
  * | Method and path | Answer |
  * | --- | --- |
- * | `PUT` or `POST /v1/data/{key}` | Stores the raw body. TTL from `?ttl=` or the `X-TTL` header (the query wins when both are given), else the node's `defaultTtl`; the request's `Content-Type` is stored with the value. `201` when `writeQuorum` other nodes confirmed within `writeTimeout`, `202` when stored locally but not (yet) confirmed (at once when the node has no peers). Headers `X-TTL` (effective TTL, s) and `X-Expires-At`; body `{ key, expires_at, version, confirmations }`. `400` bad key or TTL, `413` body over `maxBodyBytes`, `507` store full. |
+ * | `PUT` or `POST /v1/data/{key}` | Stores the raw body. TTL from `?ttl=` or the `X-TTL` header (the query wins when both are given), else the node's `defaultTtl`; the request's `Content-Type` is stored with the value. `201` when `writeQuorum` other nodes confirmed within `writeTimeout`, `202` when stored locally but not (yet) confirmed (at once when the node has no peers). Headers `X-TTL` (effective TTL, s) and `X-Expires-At`; body `{ key, expires_at, version, confirmations }`. `400` bad key, TTL or `Content-Type`, `413` body over `maxBodyBytes`, `507` store full. |
  * | `GET /v1/data/{key}` | The raw value with its stored `Content-Type` (else `application/octet-stream`) and `X-Created-At`, `X-Expires-At`, `X-Original-TTL`, `X-Remaining-TTL` (whole seconds, rounded down), `X-Version`. `404` when absent or expired. `HEAD`: the same without the body. A key read again is answered from its kept answer after the node's `isCurrent` re-check (see `answers.ts`): never staler than a fresh read. |
  * | `DELETE /v1/data/{key}` | `204` when the key had a live value here (the deletion then replicates), `404` otherwise (nothing is deleted). |
  * | `GET /v1/keys?prefix=&limit=&cursor=` | `{ keys, next_cursor }`: live keys in code-unit order, `limit` (default 1000, at most 10000) per page; pass `next_cursor` back as `cursor` for the next page; `null` on the last page. |
@@ -63,6 +64,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createHandler } from './handler.ts'
 import { listen, RepramHttpServer } from './server.ts'
+import { resolveListenOptions } from './options.ts'
 import type { RateLimitOptions } from './rate-limit.ts'
 import type { AbortOptions, Change, Entry, KeysOptions, NodeStats, PutOptions, PutReceipt, WatchOptions } from '../types.ts'
 import type { Config } from '../config.ts'
@@ -178,7 +180,8 @@ export function createHttpServer (node: HttpNode, options: HttpOptions = {}): Se
  * is already aborted.
  */
 export async function startHttpServer (node: HttpNode, options: StartHttpServerOptions = {}): Promise<StartedHttpServer> {
-  const { port = 0, host = '127.0.0.1', signal, ...rest } = options
+  const { port, host, signal, ...rest } = options
+  const where = resolveListenOptions(port, host)
   const server = createHttpServer(node, { ...rest, signal })
-  return listen(server, { port, host, signal })
+  return listen(server, { ...where, signal })
 }

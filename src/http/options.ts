@@ -45,6 +45,9 @@ function rateLimit (value: unknown): RateLimitOptions | false {
   if (value === null || typeof value !== 'object') {
     throw new InvalidConfigError('rateLimit', 'expected { requestsPerSecond, burst } or false')
   }
+  for (const field of Object.keys(value)) {
+    if (field !== 'requestsPerSecond' && field !== 'burst') throw new InvalidConfigError(`rateLimit.${field}`, 'unknown option')
+  }
   const { requestsPerSecond, burst } = value as Record<string, unknown>
   if (typeof requestsPerSecond !== 'number' || !Number.isFinite(requestsPerSecond) || requestsPerSecond <= 0) {
     throw new InvalidConfigError('rateLimit.requestsPerSecond', `expected a positive number, got ${String(requestsPerSecond)}`)
@@ -77,4 +80,10 @@ export function resolveHttpOptions (node: HttpNode, init: HttpOptions = {}): Res
     watchValueMaxBytes: int(init.watchValueMaxBytes, 'watchValueMaxBytes', HTTP_DEFAULTS.watchValueMaxBytes, 0, Number.MAX_SAFE_INTEGER),
     signal: init.signal
   }
+}
+
+/** Where `startHttpServer` listens; throws `InvalidConfigError` naming the bad field. */
+export function resolveListenOptions (port: unknown, host: unknown): { port: number, host: string } {
+  if (host !== undefined && (typeof host !== 'string' || host === '')) throw new InvalidConfigError('host', `expected a host name or address, got ${typeof host === 'string' ? '""' : typeof host}`)
+  return { port: int(port, 'port', 0, 0, 65535), host: host ?? '127.0.0.1' }
 }

@@ -138,6 +138,23 @@ test('startHttpServer rejects an aborted signal and a taken port', async () => {
   }
 })
 
+test('startHttpServer refuses a port or host it could not listen on with InvalidConfigError naming it', async () => {
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [{ port: -1 }, 'port'],
+    [{ port: 70_000 }, 'port'],
+    [{ port: 80.5 }, 'port'],
+    [{ port: '8080' }, 'port'],
+    [{ host: '' }, 'host'],
+    [{ host: 127 }, 'host']
+  ]
+  for (const [opts, field] of bad) {
+    const err = await startHttpServer(node, opts as any).then(async server => { await server.close() }, (e: Error) => e)
+    assert.instance(err, Error, `${JSON.stringify(opts)} should be refused`)
+    assert.is((err as Error).name, 'InvalidConfigError', JSON.stringify(opts))
+    assert.is((err as { field?: string }).field, field)
+  }
+})
+
 test('options are checked at once with InvalidConfigError naming the field', () => {
   const bad: Array<[Record<string, unknown>, string]> = [
     [{ writeQuorum: -1 }, 'writeQuorum'],
@@ -147,6 +164,7 @@ test('options are checked at once with InvalidConfigError naming the field', () 
     [{ rateLimit: { requestsPerSecond: 0, burst: 1 } }, 'rateLimit.requestsPerSecond'],
     [{ rateLimit: { requestsPerSecond: 10, burst: 0 } }, 'rateLimit.burst'],
     [{ rateLimit: true }, 'rateLimit'],
+    [{ rateLimit: { requestsPerSecond: 10, brust: 5 } }, 'rateLimit.brust'],
     [{ cors: '' }, 'cors'],
     [{ cors: [] }, 'cors'],
     [{ maxBodyBytes: -1 }, 'maxBodyBytes'],

@@ -130,6 +130,7 @@ test('mdns: true, false or { interval }', () => {
   rejects({ mdns: 'yes' }, 'mdns', /"yes"/)
   rejects({ mdns: 1 }, 'mdns')
   rejects({ mdns: null }, 'mdns')
+  rejects({ mdns: { interval: 1000, intreval: 5 } }, 'mdns.intreval', /unknown option/)
 })
 
 test('dht: a boolean', () => {
@@ -244,6 +245,8 @@ test('privateKey or identityFile, not both; each well-formed', async () => {
   rejects({ privateKey, identityFile: 'id.key' }, 'privateKey', /not both/)
   rejects({ privateKey: 'base64-key' }, 'privateKey', /PrivateKey/)
   rejects({ privateKey: {} }, 'privateKey')
+  rejects({ privateKey: { publicKey: 1 } }, 'privateKey') // not a key libp2p could use: refused here, not at start()
+  rejects({ privateKey: privateKey.publicKey }, 'privateKey')
   rejects({ privateKey: null }, 'privateKey')
   rejects({ identityFile: '' }, 'identityFile', /expected a file path/)
   rejects({ identityFile: 42 }, 'identityFile')
