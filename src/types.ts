@@ -130,7 +130,7 @@ export interface NodeStats {
     replicatedApplied: number
     /** Writes received that were older than what we had (no change). */
     replicatedStale: number
-    /** Gossip messages published (attempts: also when no peer is subscribed, and quorum re-publications) / received. */
+    /** Gossip messages published (attempts: also when no peer is subscribed, and quorum re-publications) / received and valid (the others count in `rejected`). */
     gossipSent: number
     gossipReceived: number
     /** Messages or records rejected as malformed, oversized, expired or from the future. */
