@@ -92,13 +92,17 @@ async function run ({ quick }: SuiteOptions): Promise<Figure[]> {
 
     progress(SUITE, 'one round between nodes in sync')
     // A node joining runs a second round once the peer's gossip subscription
-    // is known (for writes made in between); one more call waits for any
-    // round still queued, so that the one measured runs alone.
+    // is known (for writes made in between), started by the node with the
+    // smaller peer id. Once both have joined, a call on each side waits for
+    // any round that side has under way or queued, so that the one measured
+    // runs alone (a round either side starts counts on both).
+    const other = a
+    await until(() => joined.peers.includes(other.peerId) && other.peers.includes(joined.peerId), 'the nodes to join', 30_000, 5)
+    await a.syncWith(b.peerId)
     await b.syncWith(a.peerId)
     const before = syncBytes(b)
     const rounds = b.stats().counters.syncRounds
-    await b.syncWith(a.peerId)
-    if (b.stats().counters.syncRounds !== rounds + 1) throw new Error('the in-sync round did not complete')
+    if (!await b.syncWith(a.peerId) || b.stats().counters.syncRounds !== rounds + 1) throw new Error('the in-sync round did not complete alone')
     const inSyncBytes = syncBytes(b) - before
     if (b.stats().entries !== n || a.stats().entries !== n) throw new Error(`expected ${n} entries on both nodes, have ${a.stats().entries} and ${b.stats().entries}`)
 
