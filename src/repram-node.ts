@@ -25,6 +25,7 @@ import { PeerDialer } from './discovery/dialer.ts'
 import { DhtRendezvous } from './discovery/dht-rendezvous.ts'
 import { createNetwork, protocolIds } from './network.ts'
 import { cancelAddressUpdate } from './stop-timers.ts'
+import { GossipLinks } from './replication/gossip-links.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { ListenerGuard } from './util/listener-guard.ts'
 import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
@@ -61,6 +62,7 @@ interface Running {
   gossip: GossipReplicator
   sync: SyncProtocol
   dialer: PeerDialer
+  links: GossipLinks
   dht?: DhtRendezvous
   topologyId: string
   topic: string
@@ -256,6 +258,12 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       mdns: libp2p.services.mdns as PeerDialerInit['mdns']
     })
     refusing = peer => dialer.isRefusing(peer)
+    const links = new GossipLinks({
+      libp2p,
+      pubsub: libp2p.services.pubsub,
+      redial: async (peer) => await dialer.dial(peer),
+      log: logger('repram:gossip')
+    })
     try {
       await libp2p.start()
       gossip.start()
@@ -265,6 +273,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         onDisconnect: (peer) => { this.onPeerDisconnect(peer) }
       })
       dialer.start()
+      links.start()
       libp2p.addEventListener('peer:identify', this.onIdentify)
       let dht: DhtRendezvous | undefined
       if (config.dht) {
@@ -272,7 +281,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         dht.start()
       }
       libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-      this.running = { libp2p, gossip, sync, dialer, dht, topologyId, topic: ids.topic, startedAt: Date.now(), peerId, ended: false }
+      this.running = { libp2p, gossip, sync, dialer, links, dht, topologyId, topic: ids.topic, startedAt: Date.now(), peerId, ended: false }
       if (config.syncInterval > 0) {
         this.running.antiEntropy = setInterval(() => { this.antiEntropy() }, config.syncInterval)
         this.running.antiEntropy.unref?.()
@@ -311,6 +320,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     this.store.stop()
     running.dht?.stop()
     running.dialer.stop()
+    running.links.stop()
     running.libp2p.unregister(running.topologyId)
     running.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     running.libp2p.removeEventListener('peer:identify', this.onIdentify)

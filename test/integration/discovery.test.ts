@@ -244,4 +244,26 @@ test('start() on a port in use fails with ListenError naming it, and succeeds on
   }
 })
 
+test('gossip flows again after the connection carrying it closes while another connection to the peer stays open', async () => {
+  const a = await startNode({ syncInterval: 0 })
+  const b = await startNode({ syncInterval: 0, bootstrap: [a.multiaddrs[0]] })
+  started.push(a, b)
+  await waitFor(() => a.peers.includes(b.peerId) && b.peers.includes(a.peerId), { message: 'the nodes to join' })
+  await a.put('before', 'x', { quorum: 1, timeout: 10_000 })
+  // A second connection, as when two nodes dial each other at once (a shared bootstrap list, mDNS).
+  const la = (a as unknown as { running: { libp2p: Libp2p } }).running.libp2p
+  const lb = (b as unknown as { running: { libp2p: Libp2p } }).running.libp2p
+  await lb.dial(multiaddr(a.multiaddrs[0]), { force: true })
+  await waitFor(() => la.getConnections(lb.peerId).length === 2, { message: 'two connections' })
+  // The one a's gossip goes out on drops (a socket error, a ping timeout); the other stays.
+  const gossip = la.getConnections(lb.peerId).find(c => c.streams.some(s => s.direction === 'outbound' && s.protocol?.startsWith('/meshsub/') === true))
+  assert.ok(gossip !== undefined, 'a has an outbound gossip stream')
+  await gossip.close()
+  // Gossipsub opens its stream to a peer once, when it connects: it must connect anew.
+  const aToB = await a.put('after/a', 'x', { quorum: 1, timeout: 15_000 })
+  assert.is(aToB.confirmations, 1)
+  const bToA = await b.put('after/b', 'x', { quorum: 1, timeout: 15_000 })
+  assert.is(bToA.confirmations, 1)
+})
+
 test.run()

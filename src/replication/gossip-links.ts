@@ -1,0 +1,84 @@
+/**
+ * Keeps gossip flowing to a peer whose connection carrying it closed while
+ * another connection to the peer stayed open.
+ *
+ * Two nodes often hold two connections: both dialled at once (a bootstrap
+ * list shared by the whole cluster, mDNS on both sides, a DHT rendezvous).
+ * Gossipsub opens its stream to a peer once, on the connection it was told
+ * of when the peer connected, and opens no other while the peer stays
+ * connected. When that connection closes (a socket error, a ping timeout)
+ * and the other stays open, libp2p reports no disconnect, so the peer stays
+ * listed as a peer while gossip to it has stopped: writes reach it only by
+ * the next sync round, and quorum writes fail.
+ *
+ * So once a connection to a gossip peer closes while another stays open,
+ * this checks (after the streams of the closed connection have closed)
+ * whether gossipsub still has its stream to the peer. If not, it closes
+ * the peer's other connections too, and dials the peer again at once: the
+ * peer leaves and joins again (events, a sync round on joining), and
+ * gossipsub opens a new stream. The peer, seeing the same, may dial too;
+ * two connections again are no harm.
+ */
+import type { Connection, Libp2p, Logger, PeerId } from '@libp2p/interface'
+
+export interface GossipLinksInit {
+  libp2p: Libp2p
+  /**
+   * Gossipsub: its peers, and its outbound streams by peer id (a field of
+   * the GossipSub class that its interface leaves out; without it, as in a
+   * gossipsub that no longer has it, nothing is checked, and the test in
+   * test/integration/discovery.test.ts fails).
+   */
+  pubsub: { getPeers: () => PeerId[] }
+  /** Dials the peer again (by id, addresses from the peer store); never rejects. */
+  redial: (peer: PeerId) => Promise<unknown>
+  log: Logger
+}
+
+export class GossipLinks {
+  private readonly init: GossipLinksInit
+  private running = false
+  private readonly checks = new Set<ReturnType<typeof setTimeout>>()
+
+  constructor (init: GossipLinksInit) {
+    this.init = init
+  }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.init.libp2p.addEventListener('connection:close', this.onClose)
+  }
+
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    this.init.libp2p.removeEventListener('connection:close', this.onClose)
+    for (const timer of this.checks) clearTimeout(timer)
+    this.checks.clear()
+  }
+
+  private readonly onClose = (evt: CustomEvent<Connection>): void => {
+    const peer = evt.detail.remotePeer
+    if (this.init.libp2p.getConnections(peer).length === 0) return // a disconnect: gossipsub forgets the peer
+    // A macrotask later: the closed connection's streams have closed, and gossipsub has let go of its stream.
+    const timer = setTimeout(() => {
+      this.checks.delete(timer)
+      this.check(peer)
+    }, 0)
+    this.checks.add(timer)
+  }
+
+  private check (peer: PeerId): void {
+    const { libp2p, pubsub, log } = this.init
+    const id = peer.toString()
+    if (!this.running || libp2p.getConnections(peer).length === 0) return
+    const streams = (pubsub as { streamsOutbound?: unknown }).streamsOutbound
+    if (!(streams instanceof Map) || streams.has(id) || !pubsub.getPeers().some(p => p.equals(peer))) return
+    log('the connection carrying gossip to %p closed, another stays open: reconnecting to it', peer)
+    libp2p.hangUp(peer)
+      .catch((err: Error) => { log('closing the connections to %p failed - %s', peer, err.message) })
+      .then(async () => { if (this.running) await this.init.redial(peer) })
+      .catch(() => {})
+  }
+}
