@@ -31,6 +31,7 @@ import { UintStack } from './uint-stack.ts'
 import { MAX_LOG_VALUE, ValueLog } from './value-log.ts'
 import { SmallestStrings } from './smallest.ts'
 import { SYNC_BUCKETS, bucketOf, hashKeyUtf8, hashString, recordLane } from './digest.ts'
+import { indexHash } from './index-hash.ts'
 import { MAX_TIMER_DELAY_MS } from '../config.ts'
 import type { Entry } from '../types.ts'
 
@@ -178,6 +179,8 @@ export class MemoryStore {
   private hashedKeyHash = hashString('', 0)
   /** UTF-8 length of `hashedKey`, set by `keyHash`. */
   private readonly hashedKeyUtf8 = { bytes: 0 }
+  private indexedKey = ''
+  private indexedKeyHash = indexHash('')
   private clockReading = 0
   private clockReadsLeft = 0
   private clockDropQueued = false
@@ -602,7 +605,16 @@ export class MemoryStore {
     this.clockDropQueued = false
   }
 
-  /** A key's hash; a write looks its key up, inserts it and updates the digest: hash it once. */
+  /** A key's hash in the index (see index-hash.ts); a write looks its key up and inserts it: hash it once. */
+  private indexKey (key: string): number {
+    if (key !== this.indexedKey) {
+      this.indexedKey = key
+      this.indexedKeyHash = indexHash(key)
+    }
+    return this.indexedKeyHash
+  }
+
+  /** A key's hash in the sync digest, the same on every node; a write updates the digest and the byte counts: hash it once. */
   private keyHash (key: string): number {
     if (key !== this.hashedKey) {
       this.hashedKey = key
@@ -658,7 +670,7 @@ export class MemoryStore {
   }
 
   private slotOf (key: string): number | undefined {
-    const slot = this.index.find(key, this.keyHash(key), this.refs)
+    const slot = this.index.find(key, this.indexKey(key), this.refs)
     return slot < 0 ? undefined : slot
   }
 
@@ -683,7 +695,7 @@ export class MemoryStore {
     }
     this.refs[2 * slot] = key
     this.refs[2 * slot + 1] = null
-    this.index.insert(this.keyHash(key), slot)
+    this.index.insert(this.indexKey(key), slot)
     return slot
   }
 
@@ -732,7 +744,7 @@ export class MemoryStore {
 
   private freeSlot (slot: number): void {
     this.unlink(slot)
-    this.index.remove(this.keyHash(this.keyAt(slot)!), slot)
+    this.index.remove(this.indexKey(this.keyAt(slot)!), slot)
     this.refs[2 * slot] = undefined
     this.meta[M * slot] = 0
     this.freeSlots.push(slot)
