@@ -1,9 +1,10 @@
 /**
  * The key -> slot index of the store: open addressing with linear probing
  * over one `Uint32Array` of `[slot + 1, hash]` cells (slot 0 = empty),
- * keyed by the key's 32-bit hash (a keyed one: see index-hash.ts). Keeping the hash in the cell means a
- * probe compares hashes without touching anything else, and only a
- * matching hash costs a look at the key itself.
+ * keyed by the key's 32-bit hash (a keyed one: see index-hash.ts).
+ * Keeping the hash in the cell means a probe compares hashes without
+ * touching anything else, and only a matching hash costs a look at the key
+ * itself.
  *
  * Why not a `Map`: a `Map` costs about 30 bytes per key, and V8 shrinks and
  * rehashes it inside a single `delete` once enough keys are gone, a pause of
