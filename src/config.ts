@@ -61,7 +61,7 @@ export interface RepramNodeInit {
   maxKeyBytes?: number
   /** Most live entries the store holds; a put beyond it throws `StoreFullError`. @default 1000000 */
   maxEntries?: number
-  /** Most bytes (keys + values) the store holds; a put beyond it throws `StoreFullError`. @default 268435456 (256 MiB) */
+  /** Most bytes the store holds: keys + values, and each distinct writer id and content type once (its length + 64 B); a put beyond it throws `StoreFullError`. @default 268435456 (256 MiB) */
   maxBytes?: number
   /**
    * How far a peer's clock may run ahead of ours, ms. Incoming writes whose

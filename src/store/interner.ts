@@ -4,6 +4,9 @@
  * An index is released (and reused) when no slot refers to it any more, so
  * the table is bounded by what the store holds.
  */
+/** Bytes counted for each string held besides its characters: its table entries, about what they take on the heap. */
+export const INTERNED_OVERHEAD = 64
+
 export class Interner {
   private readonly ids = new Map<string, number>()
   private strings: Array<string | undefined> = []
@@ -11,6 +14,8 @@ export class Interner {
   private readonly free: number[] = []
   /** Per-index 32-bit hash of the string, for the sync digest. */
   readonly hashes: number[] = []
+  /** What the strings held take, by {@link Interner.cost}. */
+  private total = 0
   private readonly hash: (s: string) => number
 
   constructor (hash: (s: string) => number) {
@@ -26,6 +31,7 @@ export class Interner {
       this.strings[id] = s
       this.refs[id] = 0
       this.hashes[id] = this.hash(s)
+      this.total += INTERNED_OVERHEAD + s.length
     }
     this.refs[id]++
     return id
@@ -33,6 +39,7 @@ export class Interner {
 
   release (id: number): void {
     if (--this.refs[id] === 0) {
+      this.total -= INTERNED_OVERHEAD + this.strings[id]!.length
       this.ids.delete(this.strings[id]!)
       this.strings[id] = undefined
       this.free.push(id)
@@ -44,4 +51,12 @@ export class Interner {
   }
 
   get size (): number { return this.ids.size }
+
+  /** Bytes the strings held take (each its length plus {@link INTERNED_OVERHEAD}). */
+  get bytes (): number { return this.total }
+
+  /** The bytes holding `s` would add: none when it is held already. */
+  cost (s: string): number {
+    return this.ids.has(s) ? 0 : INTERNED_OVERHEAD + s.length
+  }
 }

@@ -14,7 +14,8 @@
  * - No expired value is ever returned: reads check `expiresAt`. One timer,
  *   armed for the soonest expiry over a min-heap, removes due entries in
  *   time-sliced batches so the event loop never stalls.
- * - Limits: `maxEntries` live entries and `maxBytes` of keys and values.
+ * - Limits: `maxEntries` live entries and `maxBytes` of keys and values
+ *   (and of the distinct origins and content types: `internedBytes`).
  *   A write that would cross them is refused with `'full'` and changes nothing.
  *
  * Layout: struct-of-arrays. A slot index per key (in `index`), and per-slot
@@ -212,6 +213,15 @@ export class MemoryStore {
   /** Bytes of the keys markers keep (bounded by `maxMarkerBytes`). */
   get markerKeyBytes (): number { return this.markerBytes }
 
+  /**
+   * Bytes of the distinct origins and content types held (each string once,
+   * however many entries refer to it; see interner.ts). They count against
+   * `maxBytes` with the keys and values: a peer could otherwise send each
+   * record with an origin and a content type of its own, hundreds of bytes
+   * a record that no limit saw.
+   */
+  get internedBytes (): number { return this.originTable.bytes + this.ctypeTable.bytes }
+
   /** Arms the expiry timer. Idempotent. */
   start (): void {
     if (this.running) return
@@ -329,7 +339,7 @@ export class MemoryStore {
     // Same key: an overwrite only changes the value's share of the bytes.
     const added = hadValue ? valueBytes - this.valueLength(slot) : this.keyBytes(key) + valueBytes
     if (!hadValue && this.live >= this.maxEntries) return `the store holds maxEntries (${this.maxEntries}) entries`
-    if (this.liveBytes + added > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
+    if (this.liveBytes + this.internedBytes + added > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
     return undefined
   }
 
@@ -380,7 +390,7 @@ export class MemoryStore {
       const horizon = Math.max(rec.expiresAt, guard)
       const status: ApplyStatus = rec.value === null ? 'applied' : 'expired'
       const isMarker = slot !== undefined && !this.hasValue(slot)
-      if (horizon <= now || (!isMarker && !this.roomForMarker(rec.key))) {
+      if (horizon <= now || (!isMarker && !this.roomForMarker(rec.key, rec.origin))) {
         // Nothing left to guard, or no room for one more marker (best effort).
         if (slot !== undefined) this.freeSlot(slot)
         return { status, hadValue }
@@ -392,8 +402,9 @@ export class MemoryStore {
     }
 
     const holdsValue = slot !== undefined && this.hasValue(slot)
-    const added = holdsValue ? rec.value.length - this.valueLength(slot!) : this.keyBytes(rec.key) + rec.value.length
-    if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes + added > this.maxBytes) {
+    const added = (holdsValue ? rec.value.length - this.valueLength(slot!) : this.keyBytes(rec.key) + rec.value.length) +
+      this.originTable.cost(rec.origin) + (rec.contentType === undefined ? 0 : this.ctypeTable.cost(rec.contentType))
+    if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes + this.internedBytes + added > this.maxBytes) {
       return { status: 'full', hadValue }
     }
     if (slot === undefined) slot = this.allocSlot(rec.key)
@@ -546,7 +557,7 @@ export class MemoryStore {
       if (this.keyAt(slot) === undefined || this.meta[M * slot] !== time) continue // stale heap item
       const key = this.keyAt(slot)!
       const wasLive = this.hasValue(slot)
-      if (wasLive && this.meta[M * slot + GUARD] > time && this.roomForMarker(key)) {
+      if (wasLive && this.meta[M * slot + GUARD] > time && this.roomForMarker(key, this.originTable.get(this.words[W * slot + ORIGIN]))) {
         // Expired overwrite: keep a marker until the superseded versions are gone.
         this.liveBytes -= this.keyBytes(key) + this.valueLength(slot)
         this.live--
@@ -707,7 +718,8 @@ export class MemoryStore {
     this.words[W * slot + COUNTER] = rec.counter
     this.meta[M * slot + GUARD] = guard
     this.words[W * slot + ORIGIN] = this.originTable.acquire(rec.origin)
-    this.words[W * slot + CTYPE] = rec.contentType === undefined ? 0 : this.ctypeTable.acquire(rec.contentType) + 1
+    // A marker keeps no content type (a delete may carry one).
+    this.words[W * slot + CTYPE] = rec.contentType === undefined || rec.value === null ? 0 : this.ctypeTable.acquire(rec.contentType) + 1
     if (rec.value !== null) {
       this.live++
       this.liveBytes += this.keyBytes(rec.key) + rec.value.length
@@ -737,9 +749,10 @@ export class MemoryStore {
     this.setValue(slot, null)
   }
 
-  /** Whether one more marker, under `key`, stays within `maxMarkers` and `maxMarkerBytes`. */
-  private roomForMarker (key: string): boolean {
-    return this.markers < this.maxMarkers && this.markerBytes + this.keyBytes(key) <= this.maxMarkerBytes
+  /** Whether one more marker, under `key` and of a version by `origin`, stays within `maxMarkers`, `maxMarkerBytes` and `maxBytes`. */
+  private roomForMarker (key: string, origin: string): boolean {
+    return this.markers < this.maxMarkers && this.markerBytes + this.keyBytes(key) <= this.maxMarkerBytes &&
+      this.internedBytes + this.originTable.cost(origin) <= this.maxBytes
   }
 
   private freeSlot (slot: number): void {

@@ -14,6 +14,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import { INTERNED_OVERHEAD } from '../../src/store/interner.ts'
 import { SYNC_BUCKETS, bucketOf, hashString } from '../../src/store/digest.ts'
 import { MAX_TIMER_DELAY_MS } from '../../src/config.ts'
 import { del, prng, put, randInt, shuffled, text } from './helpers.ts'
@@ -683,11 +684,12 @@ test('maxEntries: a new key beyond it is full and nothing is lost; overwrites st
 })
 
 test('maxBytes counts UTF-8 bytes of keys and values; crossing it is full and changes nothing', () => {
-  const { store } = makeStore({ maxBytes: 20 })
+  // And the origin, once: see the test of distinct origins and content types.
+  const { store } = makeStore({ maxBytes: 20 + INTERNED_OVERHEAD + 'A'.length })
   assert.is(store.apply(put('é', '12345678')).status, 'applied') // 2 + 8
   assert.is(store.bytes, 10)
   assert.equal(store.apply(put('k2', '123456789')), { status: 'full', hadValue: false }) // 10 + 2 + 9 = 21
-  assert.match(store.checkCapacity('k2', 9) ?? '', 'maxBytes (20 bytes)')
+  assert.match(store.checkCapacity('k2', 9) ?? '', `maxBytes (${20 + INTERNED_OVERHEAD + 1} bytes)`)
   assert.is(store.get('k2'), undefined)
   assert.is(store.bytes, 10)
   assert.is(store.apply(put('k2', '12345678')).status, 'applied') // exactly 20
@@ -701,6 +703,32 @@ test('maxBytes counts UTF-8 bytes of keys and values; crossing it is full and ch
   assert.is(store.get('é')?.version, '2000.0')
   assert.is(store.apply(put('é', 'x', { wall: 3000 })).status, 'applied', 'a smaller overwrite fits')
   assert.is(store.bytes, 20 - 7)
+})
+
+test('distinct origins and content types count against maxBytes, once each; a marker keeps no content type', () => {
+  const maxBytes = 50_000
+  const { store } = makeStore({ maxBytes })
+  // A peer sending every record with an origin and a content type of its own (each 200 characters).
+  const unique = (i: number, c: string): string => `${i}`.padStart(200, c)
+  let stored = 0
+  for (let i = 0; i < 1000; i++) {
+    const status = store.apply(put(`k${i}`, '', { origin: unique(i, 'o'), contentType: unique(i, 't') })).status
+    if (status === 'applied') stored++
+    else assert.is(status, 'full')
+  }
+  const each = 2 * (INTERNED_OVERHEAD + 200)
+  assert.ok(stored > 0 && stored <= Math.floor(maxBytes / each), `${stored} stored`)
+  assert.ok(store.bytes + store.internedBytes <= maxBytes)
+  // The same origin and content type for many entries count once.
+  const { store: shared } = makeStore({ maxBytes })
+  for (let i = 0; i < 1000; i++) assert.is(shared.apply(put(`k${i}`, '', { origin: unique(0, 'o'), contentType: unique(0, 't') })).status, 'applied')
+  assert.is(shared.internedBytes, each)
+  // Deletes of their own origins (markers) are bounded by maxBytes too, and leave no content type.
+  const { store: marked } = makeStore({ maxBytes })
+  for (let i = 0; i < 1000; i++) marked.apply(put(`k${i}`, 'v'))
+  for (let i = 0; i < 1000; i++) marked.apply(del(`k${i}`, { wall: 2000, origin: unique(i, 'o'), contentType: unique(i, 't') }))
+  assert.ok(marked.internedBytes <= maxBytes, `${marked.internedBytes} interned`)
+  assert.is(marked.size, 0)
 })
 
 test('checkCapacity agrees with apply (random sizes against both limits)', () => {
