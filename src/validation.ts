@@ -66,9 +66,14 @@ export function toValueBytes (value: unknown, maxValueBytes: number): Uint8Array
 
 const CONTENT_TYPE_RE = /^[\x20-\x7e]{1,256}$/
 
+/** Whether `contentType` is one a put may give: 1-256 printable ASCII characters (it can go in an HTTP header as it is). */
+export function isContentType (contentType: string): boolean {
+  return CONTENT_TYPE_RE.test(contentType)
+}
+
 export function validateContentType (contentType: unknown): string | undefined {
   if (contentType === undefined) return undefined
-  if (typeof contentType !== 'string' || !CONTENT_TYPE_RE.test(contentType)) {
+  if (typeof contentType !== 'string' || !isContentType(contentType)) {
     throw new InvalidArgumentError('contentType must be 1-256 printable ASCII characters')
   }
   return contentType

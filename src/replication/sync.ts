@@ -346,7 +346,10 @@ export class SyncProtocol {
         const verdict = checkRecord(rec, now, this.init.bounds)
         if (rec.notice === true) {
           // A version the peer keeps only a marker of: its guard, for a node that holds the version.
-          if (verdict === 'ok') { fresh.push(rec); notices++ }
+          if (verdict === 'ok') { fresh.push(rec); notices++ } else if (verdict !== 'expired') {
+            this.init.counters.rejected++
+            this.init.log('dropped a synced notice of "%s" from %p: %s', rec.key, peer, verdict)
+          }
           continue
         }
         // An expired record (a round is slow, or this clock a little ahead of

@@ -2,7 +2,7 @@
  * Checks on records received from peers, before they are stored or
  * forwarded. Pure: the caller passes the time.
  */
-import { hasControlCharacters } from '../validation.ts'
+import { hasControlCharacters, isContentType } from '../validation.ts'
 import type { StoreRecord } from '../store/memory-store.ts'
 
 export interface RecordBounds {
@@ -16,6 +16,8 @@ export interface RecordBounds {
 
 /** The verdict on a key no node accepts (control characters): no honest writer sends one. */
 export const FOUL_KEY = 'key contains control characters'
+/** The verdict on a content type no node's put accepts (see `validateContentType`): no honest writer sends one. */
+export const FOUL_CONTENT_TYPE = 'content type is not 1-256 printable ASCII characters'
 
 /**
  * Whether a verdict (neither `'ok'` nor `'expired'`) breaks a rule every
@@ -24,7 +26,7 @@ export const FOUL_KEY = 'key contains control characters'
  * good faith, sent by a node configured otherwise or with its clock off.
  */
 export function breaksProtocol (verdict: string): boolean {
-  return verdict === FOUL_KEY
+  return verdict === FOUL_KEY || verdict === FOUL_CONTENT_TYPE
 }
 
 /**
@@ -56,6 +58,8 @@ export function checkRecord (rec: StoreRecord, now: number, bounds: RecordBounds
   const horizon = now + bounds.maxTtl + bounds.maxClockSkew
   // The rule local keys follow (decoded text is always well-formed): such a key could be neither read nor deleted here.
   if (hasControlCharacters(rec.key)) return FOUL_KEY
+  // Else `get()` would hand out what a put refuses (a line break, say: a header split in two).
+  if (rec.contentType !== undefined && !isContentType(rec.contentType)) return FOUL_CONTENT_TYPE
   // The version's time and its guard first, then the key: a verdict after
   // those is `overOwnLimits` (a value's TTL over maxTtl, checked before its
   // expiry is, is one: the caller keeps its marker no longer than the horizon).

@@ -67,6 +67,8 @@ test('the validator: records this node cannot take are ignored, a key no node ta
   assert.is(validate(expired), TopicValidatorResult.Ignore)
   // A key no node accepts costs the sender.
   assert.is(validate([record({ key: 'evil\u0000\u001b[2J' })]), TopicValidatorResult.Reject)
+  // So does a content type no put accepts (it could split the header it is sent in).
+  assert.is(validate([record({ key: 'ctype', contentType: 'text/plain\r\nSet-Cookie: a=b' })]), TopicValidatorResult.Reject)
   // Records beyond this node's own settings (a peer with a clock ahead, larger limits, a longer
   // maximum TTL) are dropped without penalising the peer that relayed them.
   assert.is(validate([record({ key: 'future', wall: Date.now() + 3_600_000 })]), TopicValidatorResult.Ignore)
@@ -82,7 +84,7 @@ test('the validator: records this node cannot take are ignored, a key no node ta
   // More records than any honest message holds: refused before they are looked at.
   const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, (_, i) => record({ key: `m${i}`, value: null }))
   assert.is(validate(many), TopicValidatorResult.Reject)
-  assert.is(a.stats().counters.rejected - before, 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1, 'every dropped record and the undecodable message counted, expired ones not')
+  assert.is(a.stats().counters.rejected - before, 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1, 'every dropped record and the undecodable message counted, expired ones not')
 })
 
 test('a newer version that expired in transit still removes the older value it supersedes', async () => {

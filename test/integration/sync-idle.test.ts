@@ -1,5 +1,6 @@
 /**
- * Sync rounds against a peer that is slow or stalls, with a real node on
+ * Sync rounds against a peer that is slow, stalls or sends what no node
+ * accepts, with a real node on
  * loopback and a peer that speaks the sync protocol by hand over a real
  * libp2p stream (from another node's libp2p): a round has no overall
  * deadline, only an idle timeout, and a node that stops mid-round does not
@@ -195,6 +196,31 @@ test('a sender keeps at most its (starting) window of records out until the peer
   await stream.close()
   await waitFor(() => node.stats().counters.syncRounds === rounds + 1, { message: 'the round to count as done' })
   assert.is(node.stats().counters.syncFailures, failures + 1)
+})
+
+test('records and notices a round brings that no node accepts are dropped and counted, and the round completes', async () => {
+  const [node, peer] = await pair()
+  const rounds = node.stats().counters.syncRounds
+  const rejected = node.stats().counters.rejected
+  const { stream, lp } = await openSync(peer, node)
+  await lp.write(encodeSummary(matchingNothing()))
+  await lp.read() // WANT
+  await readUntilEnd(lp)
+  const now = Date.now()
+  const base = { value: null, expiresAt: now + 60_000, wall: now, counter: 0, origin: peer.peerId, guardUntil: now + 60_000 }
+  await lp.write(encodeRecords([
+    { ...base, key: 'foul\u0000notice', notice: true },
+    { ...base, key: 'future/notice', wall: now + 3_600_000, notice: true },
+    { ...base, key: 'foul/type', value: new TextEncoder().encode('x'), contentType: 'text/plain\r\nX-Injected: 1', guardUntil: 0 },
+    { ...base, key: 'fine', value: new TextEncoder().encode('x'), guardUntil: 0 }
+  ]))
+  await lp.write(encodeEnd())
+  await stream.close()
+  await waitFor(() => node.stats().counters.syncRounds === rounds + 1, { message: 'the round to count as done' })
+  assert.is(node.stats().counters.rejected - rejected, 3)
+  assert.is(text(node.getSync('fine')?.value), 'x')
+  assert.is(node.getSync('foul/type'), undefined)
+  assert.is(node.stats().counters.syncFailures, 0)
 })
 
 test('a node that stops in the middle of a round it responds to does not count a failed round', async () => {

@@ -108,8 +108,16 @@ test('checkRecord: a replicated key with a control character or DEL is refused, 
   assert.is(checkRecord(put('tab-free ключ 🔑', 'v', { wall: NOW, expiresAt: NOW + 10_000 }), NOW, BOUNDS), 'ok')
 })
 
-test('breaksProtocol: only a key no node accepts; verdicts from this node\'s own settings do not', () => {
+test('checkRecord: a replicated content type a put would refuse is refused (it could split a header)', () => {
+  for (const contentType of ['', 'text/plain\r\nSet-Cookie: a=b', 'a\u0000', 'caf\u00e9', 'x'.repeat(257)]) {
+    assert.is(checkRecord(live({ contentType } as never), NOW, BOUNDS), 'content type is not 1-256 printable ASCII characters', JSON.stringify(contentType))
+  }
+  assert.is(checkRecord(live({ contentType: 'text/plain; charset=utf-8' } as never), NOW, BOUNDS), 'ok')
+})
+
+test('breaksProtocol: only a key or content type no node accepts; verdicts from this node\'s own settings do not', () => {
   assert.ok(breaksProtocol(checkRecord(live({ key: 'a\nb' } as never), NOW, BOUNDS)))
+  assert.ok(breaksProtocol(checkRecord(live({ contentType: 'a\nb' } as never), NOW, BOUNDS)))
   for (const r of [live({ wall: NOW + 60_000 }), live({ expiresAt: HORIZON + 1 }), live({ guardUntil: HORIZON + 1 })]) {
     const verdict = checkRecord(r, NOW, BOUNDS)
     assert.not.ok(verdict === 'ok' || verdict === 'expired', verdict)
