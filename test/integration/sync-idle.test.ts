@@ -1,10 +1,9 @@
 /**
  * Sync rounds against a peer that is slow, stalls or sends what no node
- * accepts, with a real node on
- * loopback and a peer that speaks the sync protocol by hand over a real
- * libp2p stream (from another node's libp2p): a round has no overall
- * deadline, only an idle timeout, and a node that stops mid-round does not
- * count that as a failed round.
+ * accepts, with a real node on loopback and a peer that speaks the sync
+ * protocol by hand over a real libp2p stream (from another node's libp2p):
+ * a round has no overall deadline, only an idle timeout, and a node that
+ * stops mid-round does not count that as a failed round.
  */
 import { randomInt } from 'node:crypto'
 import { suite } from 'uvu'
