@@ -214,7 +214,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const libp2p = await createNetwork(config, this.privateKey, {
       denyDialPeer: peer => isBlocked(peer) || refusing(peer.toString()),
       denyInboundEncryptedConnection: isBlocked,
-      denyOutboundEncryptedConnection: isBlocked
+      denyOutboundEncryptedConnection: isBlocked,
+      // Again once upgraded: a block between the handshake and the muxer's negotiation.
+      denyInboundUpgradedConnection: isBlocked,
+      denyOutboundUpgradedConnection: isBlocked
     })
     const peerId = libp2p.peerId.toString()
     const ids = protocolIds(config.network)
@@ -555,7 +558,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     peerId = canonicalPeerId(peerId, 'unblockPeer')
     if (!this.blocked.delete(peerId)) return
     // Dial it again now, from the addresses known for it, rather than at the next announcement or retry.
-    void this.running?.dialer.dial(peerIdFromString(peerId))
+    void this.running?.dialer.redial(peerIdFromString(peerId))
   }
 
   /**
@@ -798,6 +801,11 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const running = this.running
     const id = peer.toString()
     if (running === undefined || this.connectedPeers.has(id)) return
+    if (this.blocked.has(id)) {
+      // Connected as it was being blocked: blockPeer closed what it found then, this came later.
+      for (const c of running.libp2p.getConnections(peer)) void c.close().catch(() => {})
+      return
+    }
     this.connectedPeers.set(id, peer)
     // One side starts the catch-up round; a round moves data both ways.
     if (running.peerId < id) void running.sync.sync(peer)
@@ -832,7 +840,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
   private join (id: string): void {
     const running = this.running
     const peer = this.connectedPeers.get(id)
-    if (running === undefined || peer === undefined || this.repramPeers.has(id)) return
+    if (running === undefined || peer === undefined || this.repramPeers.has(id) || this.blocked.has(id)) return
     this.repramPeers.add(id)
     this.log('peer joined %s', id)
     this.emit('peer:join', { peerId: id })

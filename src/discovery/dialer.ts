@@ -36,7 +36,8 @@
  *   node runs: the order nodes start in does not matter, and a peer that
  *   was away is found again. A peer given with several addresses (IPv4 and
  *   IPv6, a name and an address) is dialled at each in turn, one per
- *   attempt.
+ *   attempt. While the peer is blocked no dial is made and the backoff stays
+ *   as it was; `redial` (an unblock) dials it at once.
  *
  * A dial counts as connected once identify has run over the connection
  * (or it has stayed open for `IDENTIFY_WAIT_MS` without identify). A peer
@@ -101,6 +102,8 @@ export class PeerDialer {
   private readonly retrying = new Set<string>()
   /** Peer ids with a loop keeping them connected (bootstrap addresses, `keep`), and the addresses it dials. */
   private readonly kept = new Map<string, Multiaddr[]>()
+  /** Ends the wait of a keep loop before its next attempt, by peer id. */
+  private readonly wakers = new Map<string, () => void>()
   /** Peers whose last announcement-driven dial failed, oldest failure first. */
   private readonly backoff = new BackoffTable(ANNOUNCED_BACKOFF_MIN_MS, ANNOUNCED_BACKOFF_MAX_MS)
   /** Peers that closed a connection before identify ran on it, oldest refusal first. */
@@ -136,6 +139,7 @@ export class PeerDialer {
     this.shutdown = undefined
     for (const done of [...this.settling.values()]) done(false)
     this.kept.clear()
+    this.wakers.clear()
     this.backoff.clear()
     this.refused.clear()
   }
@@ -166,6 +170,19 @@ export class PeerDialer {
   /** Dials `peer` (by id, addresses from the peer store) unless connected, already dialling, or refused lately. */
   async dial (peer: PeerId | Multiaddr, keepAlive = true): Promise<boolean> {
     return await this.attempt(peer, keepAlive) === 'connected'
+  }
+
+  /**
+   * Dials `peer` now (an unblocked peer): a kept peer by its loop, at the
+   * addresses it was given (it may have none in the peer store, never
+   * having connected), without waiting out the loop's backoff; another one
+   * by id.
+   */
+  async redial (peer: PeerId): Promise<boolean> {
+    const wake = this.wakers.get(peer.toString())
+    if (wake === undefined) return await this.dial(peer)
+    wake()
+    return false
   }
 
   /** Whether `peerId` refused a connection lately: no dial to it until its backoff ends (for the connection gater). */
@@ -328,16 +345,21 @@ export class PeerDialer {
     let turn = 0
     while (!signal.aborted) {
       const connected = this.init.libp2p.getConnections(peerId).length > 0
-      if (connected) {
-        delay = BACKOFF_MIN_MS
-      } else if (!(await this.dial(addrs[turn % addrs.length]))) {
+      let outcome: DialOutcome = 'connected'
+      if (!connected) outcome = await this.attempt(addrs[turn % addrs.length])
+      if (outcome === 'failed') {
         turn++ // the next address next time; one that worked is tried first after a drop
         delay = Math.min(delay * 2, BACKOFF_MAX_MS)
-      } else {
+      } else if (outcome === 'connected') {
         delay = BACKOFF_MIN_MS
-      }
-      await sleep(connected ? 1000 : delay, signal)
+      } // skipped (blocked, refusing, already dialling): no dial failed, the backoff stays
+      // Woken early by `redial`, for a dial at once.
+      const woken = new AbortController()
+      this.wakers.set(id, () => { woken.abort() })
+      await sleep(connected ? 1000 : delay, AbortSignal.any([signal, woken.signal]))
+      if (woken.signal.aborted) delay = BACKOFF_MIN_MS
     }
+    this.wakers.delete(id)
   }
 }
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RepramNode, generatePsk } from '../../src/index.ts'
-import { startNode, stopAll, text } from '../helpers/nodes.ts'
+import { LOOPBACK, startNode, stopAll, text } from '../helpers/nodes.ts'
 import { InvalidArgumentError, InvalidConfigError, ListenError } from '../../src/index.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createServer } from 'node:net'
@@ -113,6 +113,48 @@ test('blockPeer and unblockPeer take a peer id in any of its text forms, and ref
     assert.throws(() => { a.unblockPeer(wrong as string) }, (e: Error) => e instanceof InvalidArgumentError)
   }
   assert.ok(a.peers.includes(b.peerId), 'nothing blocked by the refused calls')
+})
+
+test('a peer blocked while its connection is being set up is disconnected all the same, and never joins', async () => {
+  const a = await startNode()
+  const b = await startNode()
+  started.push(a, b)
+  const la = (a as unknown as { running: { libp2p: Libp2p & { components: { connectionGater: Record<string, (...args: unknown[]) => unknown> } } } }).running.libp2p
+  // The block comes right after the handshake's gater check, before the muxer is negotiated.
+  const gater = la.components.connectionGater
+  const check = gater.denyOutboundEncryptedConnection
+  let blocking: Promise<void> | undefined
+  gater.denyOutboundEncryptedConnection = async (...args: unknown[]) => {
+    const denied = await check.apply(gater, args)
+    blocking ??= a.blockPeer(b.peerId)
+    return denied
+  }
+  const joined: string[] = []
+  a.addEventListener('peer:join', evt => { joined.push(evt.detail.peerId) })
+  await a.dial(b.multiaddrs[0])
+  assert.ok(blocking !== undefined, 'blocked during the dial')
+  await blocking
+  await waitFor(() => la.getConnections(peerIdFromString(b.peerId)).length === 0, { message: 'no connection with the blocked peer' })
+  assert.not.ok(a.peers.includes(b.peerId))
+  assert.equal(joined, [])
+})
+
+test('unblockPeer dials a blocked bootstrap peer at once, also one never connected to', async () => {
+  const b = await startNode()
+  started.push(b)
+  const a = new RepramNode({ ...LOOPBACK, bootstrap: [b.multiaddrs[0]] })
+  started.push(a)
+  await a.blockPeer(b.peerId) // before a knows any address of b but the bootstrap one
+  await a.start()
+  // Blocked for 8 s: a backoff that grew at each skipped dial would be 8 s between dials by then.
+  const t0 = performance.now()
+  await waitFor(() => performance.now() - t0 >= 8_000, { timeout: 12_000, interval: 200 })
+  assert.not.ok(a.peers.includes(b.peerId))
+  const unblockedAt = performance.now()
+  a.unblockPeer(b.peerId)
+  await waitFor(() => a.peers.includes(b.peerId), { timeout: 15_000, message: 'b to join once unblocked' })
+  const ms = performance.now() - unblockedAt
+  assert.ok(ms < 2_000, `joined ${Math.round(ms)} ms after unblockPeer`)
 })
 
 test('dial() right after unblocking a peer never met before connects', async () => {
