@@ -4,7 +4,7 @@
  */
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { generateKey } from '@libp2p/pnet'
 import { InvalidConfigError } from './errors.ts'
@@ -41,6 +41,64 @@ export async function loadOrCreateIdentity (path: string): Promise<PrivateKey> {
     throw new InvalidConfigError('identityFile', `cannot create ${path}: ${(err as Error).message}`)
   } finally {
     await unlink(aside).catch(() => {})
+  }
+}
+
+/** Identity files claimed by running nodes of this process (absolute paths). */
+const claimed = new Set<string>()
+
+/**
+ * Claims the identity file at `path` for one running node, and resolves to
+ * the function that gives it back (at `stop()`). Two nodes running with one
+ * identity have one peer id: the network takes them for one peer (one of
+ * them never joins) and their writes for one writer's. So a second node,
+ * in this process or another on this machine, is refused with
+ * `InvalidConfigError`. Across processes the claim is a file beside the
+ * key, `<path>.lock`, holding the pid: a lock left by a process that has
+ * ended is taken over. Where no lock file can be written (a read-only
+ * directory), nodes are not kept apart across processes.
+ */
+export async function claimIdentity (path: string): Promise<() => Promise<void>> {
+  const full = resolve(path)
+  if (claimed.has(full)) {
+    throw new InvalidConfigError('identityFile', `${path} is in use by another node of this process: give each node an identity file of its own`)
+  }
+  claimed.add(full)
+  const release = async (): Promise<void> => { claimed.delete(full) }
+  const lock = `${full}.lock`
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await writeFile(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
+        return async () => {
+          claimed.delete(full)
+          await unlink(lock).catch(() => {})
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return release
+        if (code !== 'EEXIST') throw new InvalidConfigError('identityFile', `cannot lock ${path}: ${(err as Error).message}`)
+      }
+      const pid = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10)
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid)) {
+        throw new InvalidConfigError('identityFile', `${path} is in use by process ${pid} (see ${lock}): give each node an identity file of its own, or delete that file if process ${pid} is not a REPRAM node`)
+      }
+      // Left by a process that has ended (or by an earlier run under this pid): taken over.
+      await unlink(lock).catch(() => {})
+    }
+    throw new InvalidConfigError('identityFile', `cannot lock ${path}: ${lock} keeps coming back`)
+  } catch (err) {
+    claimed.delete(full)
+    throw err
+  }
+}
+
+function isRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // running, as another user
   }
 }
 

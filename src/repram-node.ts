@@ -26,7 +26,7 @@ import { DhtRendezvous } from './discovery/dht-rendezvous.ts'
 import { createNetwork, protocolIds } from './network.ts'
 import { cancelAddressUpdate } from './stop-timers.ts'
 import { GossipLinks } from './replication/gossip-links.ts'
-import { loadOrCreateIdentity } from './identity.ts'
+import { claimIdentity, loadOrCreateIdentity } from './identity.ts'
 import { ListenerGuard } from './util/listener-guard.ts'
 import { validateContentType, validateCount, validateKey, validateTtl, toValueBytes } from './validation.ts'
 import { AbortError, InvalidArgumentError, InvalidConfigError, ListenError, NotStartedError, QuorumNotReachedError, StoreFullError, WatchOverflowError, throwIfAborted } from './errors.ts'
@@ -64,6 +64,8 @@ interface Running {
   dialer: PeerDialer
   links: GossipLinks
   dht?: DhtRendezvous
+  /** Gives the identity file back (see identity.ts), when one is used. */
+  releaseIdentity?: () => Promise<void>
   topologyId: string
   topic: string
   antiEntropy?: ReturnType<typeof setInterval>
@@ -199,8 +201,20 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         ? await loadOrCreateIdentity(config.identityFile)
         : await generateKeyPair('Ed25519')
     }
+    // One running node per identity file (see identity.ts), given back at stop().
+    const release = config.identityFile !== undefined ? await claimIdentity(config.identityFile) : undefined
+    try {
+      await this.startRun(this.privateKey, release)
+    } catch (err) {
+      await release?.()
+      throw err
+    }
+  }
+
+  private async startRun (privateKey: PrivateKey, releaseIdentity: (() => Promise<void>) | undefined): Promise<void> {
+    const config = this.config
     // An announced address may end in this node's own /p2p/<id> (known only now), not another's.
-    const self = peerIdFromPrivateKey(this.privateKey)
+    const self = peerIdFromPrivateKey(privateKey)
     for (const [i, addr] of config.announce.entries()) {
       const id = addrPeerId(addr)
       if (id !== undefined && !peerIdFromString(id).equals(self)) {
@@ -211,7 +225,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const isBlocked = (peer: PeerId): boolean => blocked.has(peer.toString())
     // A peer that refused this node lately is not dialled, by libp2p's reconnect queue either (see discovery/dialer.ts).
     let refusing = (_peer: string): boolean => false
-    const libp2p = await createNetwork(config, this.privateKey, {
+    const libp2p = await createNetwork(config, privateKey, {
       denyDialPeer: peer => isBlocked(peer) || refusing(peer.toString()),
       denyInboundEncryptedConnection: isBlocked,
       denyOutboundEncryptedConnection: isBlocked,
@@ -284,7 +298,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         dht.start()
       }
       libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-      this.running = { libp2p, gossip, sync, dialer, links, dht, topologyId, topic: ids.topic, startedAt: Date.now(), peerId, ended: false }
+      this.running = { libp2p, gossip, sync, dialer, links, dht, releaseIdentity, topologyId, topic: ids.topic, startedAt: Date.now(), peerId, ended: false }
       if (config.syncInterval > 0) {
         this.running.antiEntropy = setInterval(() => { this.antiEntropy() }, config.syncInterval)
         this.running.antiEntropy.unref?.()
@@ -339,6 +353,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const left = [...this.repramPeers]
     this.repramPeers.clear()
     for (const peerId of left) this.emit('peer:leave', { peerId })
+    await running.releaseIdentity?.()
     // Last: the events of the writes that went out while stopping have fired by now.
     running.ended = true
     for (const wake of this.watchers) wake()

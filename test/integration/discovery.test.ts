@@ -183,6 +183,26 @@ test('identityFile is created with mode 0600 and reused', async () => {
   }
 })
 
+test('a second node with a running node\'s identityFile does not start: InvalidConfigError; it starts once the first stopped', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'repram-id-'))
+  try {
+    const identityFile = join(dir, 'node.key')
+    const a = await startNode({ identityFile })
+    const twin = new RepramNode({ ...LOOPBACK, identityFile })
+    started.push(a, twin)
+    const id = a.peerId
+    const err = await twin.start().then(() => undefined, (e: Error) => e)
+    assert.instance(err, InvalidConfigError)
+    assert.match(err!.message, /identityFile: .* is in use by another node of this process/)
+    await a.stop()
+    await twin.start()
+    assert.is(twin.peerId, id)
+    await twin.stop()
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
 test('a private swarm (psk) admits only nodes with the same key', async () => {
   const psk = generatePsk()
   const a = await startNode({ psk })

@@ -4,11 +4,12 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
-import { loadOrCreateIdentity } from '../../src/identity.ts'
+import { claimIdentity, loadOrCreateIdentity } from '../../src/identity.ts'
 import { InvalidConfigError } from '../../src/errors.ts'
 
 const require = createRequire(import.meta.url)
@@ -41,6 +42,30 @@ test('a file that is not a key, or a path that cannot be created, is an InvalidC
     const err2 = await loadOrCreateIdentity(blocked).then(() => undefined, (e: Error) => e)
     assert.instance(err2, InvalidConfigError)
     assert.match(err2!.message, /identityFile/)
+  })
+})
+
+test('claimIdentity: one claim at a time in a process; a lock of a running process refuses, one of an ended process is taken over', async () => {
+  await inTempDir(async dir => {
+    const path = join(dir, 'node.key')
+    const release = await claimIdentity(path)
+    assert.is((await readFile(`${path}.lock`, 'utf8')).trim(), String(process.pid))
+    const again = await claimIdentity(path).then(() => undefined, (e: Error) => e)
+    assert.instance(again, InvalidConfigError)
+    assert.match(again!.message, /identityFile.*in use by another node of this process/)
+    await release()
+    assert.equal(await readdir(dir), [], 'the lock goes with the claim')
+    // Another process holds it (the one that started this test is running).
+    await writeFile(`${path}.lock`, `${process.ppid}\n`)
+    const held = await claimIdentity(path).then(() => undefined, (e: Error) => e)
+    assert.instance(held, InvalidConfigError)
+    assert.match(held!.message, new RegExp(`in use by process ${process.ppid}`))
+    // A process that has ended left it.
+    const ended = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' })
+    await writeFile(`${path}.lock`, ended.stdout)
+    const taken = await claimIdentity(path)
+    assert.is((await readFile(`${path}.lock`, 'utf8')).trim(), String(process.pid))
+    await taken()
   })
 })
 
