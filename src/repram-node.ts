@@ -272,7 +272,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       counters: this.counters,
       log: logger('repram:dialer'),
       isBlocked: id => blocked.has(id),
-      mdns: libp2p.services.mdns as PeerDialerInit['mdns']
+      mdns: libp2p.services.mdns as PeerDialerInit['mdns'],
+      protocol: ids.sync,
+      warn: message => { process.emitWarning(message, { code: 'REPRAM_PEER_MISMATCH' }) }
     })
     refusing = peer => dialer.isRefusing(peer)
     const links = new GossipLinks({

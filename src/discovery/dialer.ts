@@ -92,6 +92,10 @@ export interface PeerDialerInit {
   isBlocked: (peerId: string) => boolean
   /** The mDNS discovery service, when mDNS is on: its every announcement is seen here. */
   mdns?: TypedEventTarget<{ peer: CustomEvent<PeerInfo> }>
+  /** The network's sync protocol: a kept peer that does not speak it is reported. */
+  protocol: string
+  /** Reports a problem of the configuration, once per peer (a process warning). */
+  warn: (message: string) => void
 }
 
 export class PeerDialer {
@@ -104,6 +108,8 @@ export class PeerDialer {
   private readonly kept = new Map<string, Multiaddr[]>()
   /** Ends the wait of a keep loop before its next attempt, by peer id. */
   private readonly wakers = new Map<string, () => void>()
+  /** Kept peers reported for not speaking the network's protocol. */
+  private readonly foreign = new Set<string>()
   /** Peers whose last announcement-driven dial failed, oldest failure first. */
   private readonly backoff = new BackoffTable(ANNOUNCED_BACKOFF_MIN_MS, ANNOUNCED_BACKOFF_MAX_MS)
   /** Peers that closed a connection before identify ran on it, oldest refusal first. */
@@ -140,6 +146,7 @@ export class PeerDialer {
     for (const done of [...this.settling.values()]) done(false)
     this.kept.clear()
     this.wakers.clear()
+    this.foreign.clear()
     this.backoff.clear()
     this.refused.clear()
   }
@@ -257,11 +264,19 @@ export class PeerDialer {
 
   /** Identify ran over a connection: the peer is not refusing this node, and its announcements are dialled at once again after a later drop. */
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    const { connection, peerId } = evt.detail
+    const { connection, peerId, protocols } = evt.detail
     this.identified.add(connection)
     this.backoff.delete(peerId.toString())
     this.refused.delete(peerId.toString())
     this.settling.get(connection)?.(true)
+    const id = peerId.toString()
+    if (this.kept.has(id) && !protocols.includes(this.init.protocol) && !this.foreign.has(id)) {
+      // Connected, and so kept, but it will never join: say why, or it looks like a silent failure.
+      this.foreign.add(id)
+      const message = `peer ${id}, a bootstrap or dialled peer, is not a REPRAM node of this network: it does not speak ${this.init.protocol} (another network name or version, or not a REPRAM node)`
+      this.init.log.error(message)
+      this.init.warn(message)
+    }
   }
 
   /** A connection closed: if before identify ran on it, and not by our own block, the peer is refusing this node. */

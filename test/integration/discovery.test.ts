@@ -183,6 +183,25 @@ test('identityFile is created with mode 0600 and reused', async () => {
   }
 })
 
+test('a bootstrap peer of another network is reported once, by a process warning naming it', async () => {
+  const other = await startNode({ network: 'another-network' })
+  started.push(other)
+  const warnings: Error[] = []
+  const onWarning = (w: Error): void => { if ((w as { code?: string }).code === 'REPRAM_PEER_MISMATCH') warnings.push(w) }
+  process.on('warning', onWarning)
+  try {
+    const a = await startNode({ bootstrap: [other.multiaddrs[0]] })
+    started.push(a)
+    await waitFor(() => warnings.length >= 1, { message: 'the warning' })
+    assert.match(warnings[0].message, other.peerId)
+    assert.match(warnings[0].message, /is not a REPRAM node of this network: it does not speak \/repram\/repram\/sync\//)
+    assert.equal(a.peers, [])
+  } finally {
+    process.off('warning', onWarning)
+  }
+  assert.is(warnings.length, 1)
+})
+
 test('a second node with a running node\'s identityFile does not start: InvalidConfigError; it starts once the first stopped', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'repram-id-'))
   try {
