@@ -131,6 +131,9 @@ export class PeerDialer {
     libp2p.addEventListener('peer:identify', this.onIdentify)
     libp2p.addEventListener('connection:close', this.onClose)
     this.init.mdns?.addEventListener('peer', this.onAnnounced)
+    // Connections made while the node started, before these listeners: identify may have run on
+    // them unseen, and one that closes later must not be taken for a refusal.
+    for (const connection of libp2p.getConnections()) this.identified.add(connection)
     for (const addr of this.init.bootstrap) this.keep(multiaddr(addr))
   }
 
