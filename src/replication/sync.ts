@@ -282,8 +282,8 @@ export class SyncProtocol {
       theirDigests[2 * i + 1] = theirs[2 * buckets[i] + 1]
     }
     await this.write(lp, encodeWant(buckets, digests), round)
-    await this.sendRecords(lp, bucketMask(buckets), round)
-    await this.receiveRecords(lp, peer, round)
+    const frames = await this.sendRecords(lp, bucketMask(buckets), round)
+    await this.receiveRecords(lp, peer, round, undefined, frames)
     // Both sides have applied everything now (see stuck-buckets.ts).
     this.stuck.exchanged(id, buckets, digests, theirDigests, now)
     await stream.close({ signal: round.signal })
@@ -295,7 +295,8 @@ export class SyncProtocol {
    * leaving out those the peer sent us in this round (same version, horizons
    * at least as far as ours: see `RoundVersions`).
    */
-  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, round: RoundSignal, peerHas?: RoundVersions): Promise<void> {
+  private async sendRecords (lp: LengthPrefixedStream, wanted: Uint8Array, round: RoundSignal, peerHas?: RoundVersions): Promise<number> {
+    let frames = 0
     if (wanted.some(x => x !== 0)) {
       let frame: StoreRecord[] = []
       let bytes = 0
@@ -309,6 +310,7 @@ export class SyncProtocol {
         }
         await this.write(lp, data, round)
         window.wrote(data.length, performance.now())
+        frames++
         frame = []
         bytes = 0
       }
@@ -323,21 +325,29 @@ export class SyncProtocol {
       if (frame.length > 0) await send()
     }
     await this.write(lp, encodeEnd(), round)
+    return frames
   }
 
   /**
    * Reads RECORDS frames until END, validating and applying each, and
    * reporting each as RECEIVED once applied. RECEIVED reports on this
-   * side's own frames that come before (the responder's case) are skipped.
+   * side's own frames that come before (the responder's case: at most one
+   * per frame it sent, `reportsDue`) are skipped. Nor does an honest peer
+   * send an empty RECORDS frame: frames that carry nothing would keep the
+   * round open for ever, never idle.
    */
-  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, round: RoundSignal, received?: RoundVersions): Promise<void> {
+  private async receiveRecords (lp: LengthPrefixedStream, peer: PeerId, round: RoundSignal, received?: RoundVersions, reportsDue = 0): Promise<void> {
     const from = peer.toString()
     let taken = 0
     for (;;) {
       const { msg, bytes } = await this.read(lp, round)
       if (msg.kind === Kind.END) return
-      if (msg.kind === Kind.RECEIVED) continue
+      if (msg.kind === Kind.RECEIVED) {
+        if (reportsDue-- <= 0) throw new InvalidMessageError('RECEIVED report on no frame of this node')
+        continue
+      }
       if (msg.kind !== Kind.RECORDS) throw new InvalidMessageError(`expected RECORDS or END, got kind ${msg.kind}`)
+      if (msg.records.length === 0) throw new InvalidMessageError('RECORDS frame with no record')
       const now = this.init.clock()
       const fresh: WireRecord[] = []
       let refused: WireRecord[] | undefined

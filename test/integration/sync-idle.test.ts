@@ -222,6 +222,24 @@ test('records and notices a round brings that no node accepts are dropped and co
   assert.is(node.stats().counters.syncFailures, 0)
 })
 
+test('a peer that keeps a round open with frames that carry nothing (empty RECORDS, extra RECEIVED reports) fails the round', async () => {
+  const [node, peer] = await pair()
+  await node.put('there/already', 'x', { ttl: 60_000 })
+  const cases: Array<[string, Uint8Array[]]> = [
+    ['empty RECORDS frames', [encodeRecords([])]],
+    ['more RECEIVED reports than frames sent', [encodeReceived(1), encodeReceived(2)]]
+  ]
+  for (const [what, frames] of cases) {
+    const failures = node.stats().counters.syncFailures
+    const { lp } = await openSync(peer, node)
+    await lp.write(encodeSummary(matchingNothing()))
+    await lp.read() // WANT
+    assert.is(await readUntilEnd(lp), 1, 'one frame sent')
+    for (const frame of frames) await lp.write(frame)
+    await waitFor(() => node.stats().counters.syncFailures === failures + 1, { message: `the round to fail on ${what}` })
+  }
+})
+
 test('a node that stops in the middle of a round it responds to does not count a failed round', async () => {
   const [node, peer] = await pair()
   const { lp } = await openSync(peer, node)
