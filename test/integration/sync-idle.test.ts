@@ -225,18 +225,25 @@ test('records and notices a round brings that no node accepts are dropped and co
 test('a peer that keeps a round open with frames that carry nothing (empty RECORDS, extra RECEIVED reports) fails the round', async () => {
   const [node, peer] = await pair()
   await node.put('there/already', 'x', { ttl: 60_000 })
-  const cases: Array<[string, Uint8Array[]]> = [
-    ['empty RECORDS frames', [encodeRecords([])]],
-    ['more RECEIVED reports than frames sent', [encodeReceived(1), encodeReceived(2)]]
+  const cases: Array<[string, (i: number) => Uint8Array]> = [
+    ['empty RECORDS frames', () => encodeRecords([])],
+    // The one frame the node sent is reported once; the rest report on nothing.
+    ['more RECEIVED reports than frames sent', (i) => encodeReceived(i + 1)]
   ]
-  for (const [what, frames] of cases) {
+  for (const [what, frame] of cases) {
     const failures = node.stats().counters.syncFailures
     const { lp } = await openSync(peer, node)
     await lp.write(encodeSummary(matchingNothing()))
     await lp.read() // WANT
     assert.is(await readUntilEnd(lp), 1, 'one frame sent')
-    for (const frame of frames) await lp.write(frame)
-    await waitFor(() => node.stats().counters.syncFailures === failures + 1, { message: `the round to fail on ${what}` })
+    // Four frames per idle timeout, for three idle timeouts: the round is never idle meanwhile.
+    let failedWhileSending = false
+    for (let i = 0; i < 12 && !failedWhileSending; i++) {
+      await lp.write(frame(i)).catch(() => {})
+      await new Promise(resolve => setTimeout(resolve, IDLE_MS / 4))
+      failedWhileSending = node.stats().counters.syncFailures === failures + 1
+    }
+    assert.ok(failedWhileSending, `the round failed on ${what}, not for being idle`)
   }
 })
 
