@@ -380,7 +380,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const contentType = validateContentType(opts.contentType)
     const quorum = validateCount('quorum', opts.quorum, 0, 0, 1000)
     const timeout = validateCount('timeout', opts.timeout, DEFAULT_QUORUM_TIMEOUT, 1, 600_000)
-    const full = this.store.checkCapacity(key, bytes.length)
+    const full = this.store.checkCapacity(key, bytes.length, running.peerId, contentType)
     if (full !== undefined) throw new StoreFullError(`cannot store "${key}": ${full}`)
 
     const now = config.clock()
@@ -500,10 +500,10 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
    * stop). Throws `NotStartedError` before `start()`.
    */
   async * watch (opts: WatchOptions = {}): AsyncGenerator<Change> {
-    const prefix = opts.prefix ?? ''
     const signal = opts.signal
     throwIfAborted(signal)
-    if (typeof prefix !== 'string') throw new InvalidArgumentError(`prefix must be a string, got ${typeof prefix}`)
+    if (opts.prefix !== undefined && typeof opts.prefix !== 'string') throw new InvalidArgumentError(`prefix must be a string, got ${opts.prefix === null ? 'null' : typeof opts.prefix}`)
+    const prefix = opts.prefix ?? ''
     // The run it watches: a stop ends the loop even when the node was started again before the loop looked.
     const running = this.requireRunning()
     const queue: Change[] = []

@@ -59,4 +59,9 @@ export class Interner {
   cost (s: string): number {
     return this.ids.has(s) ? 0 : INTERNED_OVERHEAD + s.length
   }
+
+  /** The bytes releasing one reference to `id` would free: all of its string's when it is the last one. */
+  freed (id: number): number {
+    return this.refs[id] === 1 ? INTERNED_OVERHEAD + this.strings[id]!.length : 0
+  }
 }

@@ -313,9 +313,9 @@ export class MemoryStore {
    * when yes, else the reason.) `apply` checks the same; this lets a caller
    * refuse before it consumes a version.
    */
-  checkCapacity (key: string, valueBytes: number): string | undefined {
-    const full = this.capacityFor(key, valueBytes)
-    return full !== undefined && this.sweepDue() ? this.capacityFor(key, valueBytes) : full
+  checkCapacity (key: string, valueBytes: number, origin: string, contentType?: string): string | undefined {
+    const full = this.capacityFor(key, valueBytes, origin, contentType)
+    return full !== undefined && this.sweepDue() ? this.capacityFor(key, valueBytes, origin, contentType) : full
   }
 
   /**
@@ -327,20 +327,36 @@ export class MemoryStore {
     if (this.heap.size === 0 || this.heap.peekTime() > this.clock()) return false
     // What the limits count (an expired overwrite becomes a marker: one entry fewer all the same).
     const live = this.live
-    const bytes = this.liveBytes
+    const bytes = this.liveBytes + this.internedBytes
+    const markers = this.markers
     this.expireDue()
     this.schedule()
-    return this.live < live || this.liveBytes < bytes
+    return this.live < live || this.liveBytes + this.internedBytes < bytes || this.markers < markers
   }
 
-  private capacityFor (key: string, valueBytes: number): string | undefined {
+  private capacityFor (key: string, valueBytes: number, origin: string, contentType: string | undefined): string | undefined {
     const slot = this.slotOf(key)
     const hadValue = slot !== undefined && this.hasValue(slot)
     // Same key: an overwrite only changes the value's share of the bytes.
-    const added = hadValue ? valueBytes - this.valueLength(slot) : this.keyBytes(key) + valueBytes
+    const added = (hadValue ? valueBytes - this.valueLength(slot) : this.keyBytes(key) + valueBytes) + this.internedChange(slot, origin, contentType)
     if (!hadValue && this.live >= this.maxEntries) return `the store holds maxEntries (${this.maxEntries}) entries`
     if (this.liveBytes + this.internedBytes + added > this.maxBytes) return `the store would exceed maxBytes (${this.maxBytes} bytes)`
     return undefined
+  }
+
+  /**
+   * How `internedBytes` changes when `slot` (if any) comes to hold a
+   * version by `origin` with `contentType`: what new strings add, less
+   * what the strings it held free (when no other slot refers to them).
+   */
+  private internedChange (slot: number | undefined, origin: string, contentType: string | undefined): number {
+    let change = this.originTable.cost(origin) + (contentType === undefined ? 0 : this.ctypeTable.cost(contentType))
+    if (slot === undefined) return change
+    const oldOrigin = this.words[W * slot + ORIGIN]
+    if (this.originTable.get(oldOrigin) !== origin) change -= this.originTable.freed(oldOrigin)
+    const oldType = this.words[W * slot + CTYPE]
+    if (oldType !== 0 && this.ctypeTable.get(oldType - 1) !== contentType) change -= this.ctypeTable.freed(oldType - 1)
+    return change
   }
 
   /**
@@ -390,7 +406,7 @@ export class MemoryStore {
       const horizon = Math.max(rec.expiresAt, guard)
       const status: ApplyStatus = rec.value === null ? 'applied' : 'expired'
       const isMarker = slot !== undefined && !this.hasValue(slot)
-      if (horizon <= now || (!isMarker && !this.roomForMarker(rec.key, rec.origin))) {
+      if (horizon <= now || !this.roomForMarker(rec.key, rec.origin, slot, isMarker)) {
         // Nothing left to guard, or no room for one more marker (best effort).
         if (slot !== undefined) this.freeSlot(slot)
         return { status, hadValue }
@@ -403,7 +419,7 @@ export class MemoryStore {
 
     const holdsValue = slot !== undefined && this.hasValue(slot)
     const added = (holdsValue ? rec.value.length - this.valueLength(slot!) : this.keyBytes(rec.key) + rec.value.length) +
-      this.originTable.cost(rec.origin) + (rec.contentType === undefined ? 0 : this.ctypeTable.cost(rec.contentType))
+      this.internedChange(slot, rec.origin, rec.contentType)
     if ((!holdsValue && this.live >= this.maxEntries) || this.liveBytes + this.internedBytes + added > this.maxBytes) {
       return { status: 'full', hadValue }
     }
@@ -443,7 +459,8 @@ export class MemoryStore {
     const result = this.apply({ ...rec, value: null, contentType: undefined })
     // The marker, unless there was no need or no room for one.
     const marker = this.slotOf(rec.key)
-    if (marker !== undefined && this.meta[M * marker + WALL] === rec.wall && this.words[W * marker + COUNTER] === rec.counter) {
+    // (That very version's marker: an expire listener run by `apply` may have written the key since.)
+    if (marker !== undefined && !this.hasValue(marker) && this.versionAt(rec, marker) === 0) {
       this.words[W * marker + VLEN] = Math.min(Math.max(rec.expiresAt - rec.wall, 0), MAX_REFUSED_TTL) + 1
     }
     return result
@@ -557,7 +574,7 @@ export class MemoryStore {
       if (this.keyAt(slot) === undefined || this.meta[M * slot] !== time) continue // stale heap item
       const key = this.keyAt(slot)!
       const wasLive = this.hasValue(slot)
-      if (wasLive && this.meta[M * slot + GUARD] > time && this.roomForMarker(key, this.originTable.get(this.words[W * slot + ORIGIN]))) {
+      if (wasLive && this.meta[M * slot + GUARD] > time && this.roomForMarker(key, this.originTable.get(this.words[W * slot + ORIGIN]), slot, false)) {
         // Expired overwrite: keep a marker until the superseded versions are gone.
         this.liveBytes -= this.keyBytes(key) + this.valueLength(slot)
         this.live--
@@ -749,10 +766,15 @@ export class MemoryStore {
     this.setValue(slot, null)
   }
 
-  /** Whether one more marker, under `key` and of a version by `origin`, stays within `maxMarkers`, `maxMarkerBytes` and `maxBytes`. */
-  private roomForMarker (key: string, origin: string): boolean {
-    return this.markers < this.maxMarkers && this.markerBytes + this.keyBytes(key) <= this.maxMarkerBytes &&
-      this.internedBytes + this.originTable.cost(origin) <= this.maxBytes
+  /**
+   * Whether a marker under `key`, of a version by `origin`, in `slot` (which
+   * holds a marker already when `isMarker`) stays within `maxMarkers`,
+   * `maxMarkerBytes` and `maxBytes`.
+   */
+  private roomForMarker (key: string, origin: string, slot: number | undefined, isMarker: boolean): boolean {
+    if (!isMarker && (this.markers >= this.maxMarkers || this.markerBytes + this.keyBytes(key) > this.maxMarkerBytes)) return false
+    // A marker keeps no content type: what the slot's content type frees counts too.
+    return this.internedBytes + this.internedChange(slot, origin, undefined) <= this.maxBytes
   }
 
   private freeSlot (slot: number): void {

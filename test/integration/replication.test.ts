@@ -314,7 +314,8 @@ test('bad input is refused with named errors and changes nothing', async () => {
     [async () => await a.get('k', { signal: 'no' as any }), 'InvalidArgumentError'],
     [async () => await a.delete('k', { signal: null as any }), 'InvalidArgumentError'],
     [async () => { for await (const _ of a.watch({ signal: {} as any })) break }, 'InvalidArgumentError'],
-    [async () => { for await (const _ of a.watch({ prefix: 5 as any })) break }, 'InvalidArgumentError']
+    [async () => { for await (const _ of a.watch({ prefix: 5 as any })) break }, 'InvalidArgumentError'],
+    [async () => { for await (const _ of a.watch({ prefix: null as any })) break }, 'InvalidArgumentError']
   ]
   for (const [call, name] of cases) {
     try { await call(); assert.unreachable(`expected ${name}`) } catch (err: any) { assert.is(err.name, name, err.message) }

@@ -625,7 +625,7 @@ test('limits: expired entries not swept yet are swept before a write is refused'
   for (const k of ['a', 'b', 'c']) store.apply(put(k, 'v', { expiresAt: 1500 }))
   now = 2000 // all three expired; no sweep ran
   assert.is(store.size, 3)
-  assert.is(store.checkCapacity('d', 1), undefined, 'room, once the expired ones are gone')
+  assert.is(store.checkCapacity('d', 1, 'A'), undefined, 'room, once the expired ones are gone')
   assert.equal(expired.map(([k]) => k).sort(), ['a', 'b', 'c'])
   for (const k of ['x', 'y', 'z']) store.apply(put(k, 'v', { expiresAt: 2500 }))
   now = 3000
@@ -663,8 +663,8 @@ test('records(): an expired value not swept yet that still guards goes out as th
 test('maxEntries: a new key beyond it is full and nothing is lost; overwrites still fit', () => {
   const { store } = makeStore({ maxEntries: 3 })
   for (const k of ['a', 'b', 'c']) assert.is(store.apply(put(k, 'v')).status, 'applied')
-  assert.is(store.checkCapacity('d', 1) !== undefined, true)
-  assert.match(store.checkCapacity('d', 1) ?? '', 'maxEntries (3)')
+  assert.is(store.checkCapacity('d', 1, 'A') !== undefined, true)
+  assert.match(store.checkCapacity('d', 1, 'A') ?? '', 'maxEntries (3)')
   const digests = Array.from(store.digests)
   assert.equal(store.apply(put('d', 'v')), { status: 'full', hadValue: false })
   assert.equal(store.keys(), ['a', 'b', 'c'])
@@ -673,12 +673,12 @@ test('maxEntries: a new key beyond it is full and nothing is lost; overwrites st
   assert.is(store.bytes, 6)
   assert.equal(Array.from(store.digests), digests, 'a refused write leaves no trace')
   // Overwriting an existing key does not add an entry.
-  assert.is(store.checkCapacity('a', 5), undefined)
+  assert.is(store.checkCapacity('a', 5, 'A'), undefined)
   assert.is(store.apply(put('a', 'newer', { wall: 2000 })).status, 'applied')
   assert.is(text(store.get('a')?.value), 'newer')
   // A delete frees a place; deletes are never refused for capacity.
   assert.is(store.apply(del('b', { wall: 2000 })).status, 'applied')
-  assert.is(store.checkCapacity('d', 1), undefined)
+  assert.is(store.checkCapacity('d', 1, 'A'), undefined)
   assert.is(store.apply(put('d', 'v')).status, 'applied')
   assert.equal(store.keys(), ['a', 'c', 'd'])
 })
@@ -689,15 +689,15 @@ test('maxBytes counts UTF-8 bytes of keys and values; crossing it is full and ch
   assert.is(store.apply(put('é', '12345678')).status, 'applied') // 2 + 8
   assert.is(store.bytes, 10)
   assert.equal(store.apply(put('k2', '123456789')), { status: 'full', hadValue: false }) // 10 + 2 + 9 = 21
-  assert.match(store.checkCapacity('k2', 9) ?? '', `maxBytes (${20 + INTERNED_OVERHEAD + 1} bytes)`)
+  assert.match(store.checkCapacity('k2', 9, 'A') ?? '', `maxBytes (${20 + INTERNED_OVERHEAD + 1} bytes)`)
   assert.is(store.get('k2'), undefined)
   assert.is(store.bytes, 10)
   assert.is(store.apply(put('k2', '12345678')).status, 'applied') // exactly 20
   assert.is(store.bytes, 20)
   // Overwrite: only the difference counts.
-  assert.is(store.checkCapacity('é', 8), undefined)
+  assert.is(store.checkCapacity('é', 8, 'A'), undefined)
   assert.is(store.apply(put('é', 'abcdefgh', { wall: 2000 })).status, 'applied')
-  assert.is(store.checkCapacity('é', 9) !== undefined, true)
+  assert.is(store.checkCapacity('é', 9, 'A') !== undefined, true)
   assert.equal(store.apply(put('é', 'abcdefghi', { wall: 3000 })), { status: 'full', hadValue: true })
   assert.is(text(store.get('é')?.value), 'abcdefgh', 'the refused overwrite lost nothing')
   assert.is(store.get('é')?.version, '2000.0')
@@ -729,24 +729,51 @@ test('distinct origins and content types count against maxBytes, once each; a ma
   for (let i = 0; i < 1000; i++) marked.apply(del(`k${i}`, { wall: 2000, origin: unique(i, 'o'), contentType: unique(i, 't') }))
   assert.ok(marked.internedBytes <= maxBytes, `${marked.internedBytes} interned`)
   assert.is(marked.size, 0)
+  // Markers of one writer, then newer deletes over them, each with an origin of its own.
+  const { store: over } = makeStore({ maxBytes })
+  for (let i = 0; i < 1000; i++) over.apply(del(`k${i}`, { wall: 1000 }))
+  assert.is(over.markerCount, 1000)
+  for (let i = 0; i < 1000; i++) over.apply(del(`k${i}`, { wall: 3000, origin: unique(i, 'p') }))
+  assert.ok(over.internedBytes <= maxBytes, `${over.internedBytes} interned after deletes over markers`)
+})
+
+test('a write at maxBytes fits once a due marker, whose writer alone held those bytes, is swept', () => {
+  const origin = (c: string): number => INTERNED_OVERHEAD + c.length
+  const { store } = makeStore({ maxBytes: origin('A') + origin('B') + 10 })
+  now = 1000
+  assert.is(store.apply(del('m', { wall: 1000, origin: 'B', expiresAt: 2000 })).status, 'applied')
+  assert.is(store.internedBytes, origin('B'))
+  now = 2500 // the marker is due, not swept yet
+  assert.is(store.checkCapacity('k', 10, 'A'), undefined)
+  assert.is(store.apply(put('k', 'x'.repeat(10), { wall: 2500, expiresAt: 9000 })).status, 'applied')
+  assert.is(store.internedBytes, origin('A'))
 })
 
 test('checkCapacity agrees with apply (random sizes against both limits)', () => {
   const rand = prng(5)
-  const { store } = makeStore({ maxEntries: 8, maxBytes: 200 })
+  const maxBytes = 600
+  const { store } = makeStore({ maxEntries: 8, maxBytes })
+  // Writers and content types come and go: what a write adds or frees of them counts too.
+  const origins = ['A', 'B', 'C', 'origin-'.repeat(10)]
+  const types = [undefined, 'text/plain', 'application/json', 'x/'.repeat(40)]
   let wall = 1000
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < 4000; i++) {
     const key = `k${randInt(rand, 12)}`
+    const origin = origins[randInt(rand, origins.length)]
     if (rand() < 0.2) {
-      store.apply(del(key, { wall: wall++ }))
-      continue
+      store.apply(del(key, { wall: wall++, origin }))
+    } else {
+      const size = randInt(rand, 60)
+      const contentType = types[randInt(rand, types.length)]
+      const predicted = store.checkCapacity(key, size, origin, contentType)
+      const { status } = store.apply(put(key, 'x'.repeat(size), { wall: wall++, origin, contentType }))
+      assert.is(status === 'full', predicted !== undefined, `step ${i}: checkCapacity said ${String(predicted)}, apply said ${status}`)
+      // A value is stored only within maxBytes, strings it brings included.
+      if (status === 'applied') assert.ok(store.bytes + store.internedBytes <= maxBytes, `step ${i}: ${store.bytes} + ${store.internedBytes} bytes`)
     }
-    const size = randInt(rand, 60)
-    const predicted = store.checkCapacity(key, size)
-    const { status } = store.apply(put(key, 'x'.repeat(size), { wall: wall++ }))
-    assert.is(status === 'full', predicted !== undefined, `step ${i}: checkCapacity said ${String(predicted)}, apply said ${status}`)
     assert.ok(store.size <= 8)
-    assert.ok(store.bytes <= 200)
+    // A marker's writer counts too, against maxBytes on its own (a delete does not wait for room among values).
+    assert.ok(store.bytes <= maxBytes && store.internedBytes <= maxBytes, `step ${i}: ${store.bytes} and ${store.internedBytes} bytes`)
   }
 })
 
@@ -1323,6 +1350,22 @@ test('refuse: what only the refusing node superseded reaches the nodes that hold
   assert.is(other.apply(v0).status, 'stale', 'which guards a third node too')
   assert.equal([...refuser.digests], [...holder.digests])
   assert.equal([...other.digests], [...holder.digests])
+})
+
+test('refuse: an expire listener that writes the key meanwhile, under the same time and counter from another writer, keeps its value whole', () => {
+  now = 1000
+  let store: MemoryStore | undefined
+  ;({ store } = makeStore({
+    onExpire: (key) => { store!.apply(put(key, 'xy', { wall: 1100, counter: 0, origin: 'C', expiresAt: 6000 })) }
+  }))
+  store.apply(put('other', 'the value of another key', { expiresAt: 9000 }))
+  store.apply(put('k', 'old', { expiresAt: 1500 }))
+  now = 2000 // 'k' expired, not swept: the refusal's apply fires its expiry
+  store.refuse(put('k', 'x'.repeat(100), { wall: 1100, counter: 0, origin: 'B', expiresAt: 5000 }))
+  const entry = store.get('k')
+  assert.is(entry?.origin, 'C')
+  assert.is(text(entry?.value), 'xy')
+  assert.is(store.bytes, 'other'.length + 'the value of another key'.length + 'k'.length + 2)
 })
 
 test('refuse: an older version than the one held changes nothing; a newer write replaces the marker, which is then handed out like any', () => {
