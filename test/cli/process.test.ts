@@ -2,9 +2,9 @@
  * The `repram` executable as a process: help, version, exit codes and
  * messages of failures, configuration from the environment, signals.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -152,28 +152,76 @@ cli('environment variables configure start like flags, flags win, and SIGTERM st
   }
 })
 
-cli('a SIGTERM while start is still loading libp2p stops it cleanly with exit 0', async () => {
-  const preload = fileURLToPath(new URL('../fixtures/tell-libp2p-loading.ts', import.meta.url))
-  const child = spawn(process.execPath, ['--import', preload, CLI, 'start', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'],
-    { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Runs the CLI with `args`, and sends `signal` once `when` (given what the process wrote on stderr
+ * so far, and its pid) says so; resolves with how it ended. 20 s at most.
+ */
+async function signalled (args: string[], signal: NodeJS.Signals, when: (stderr: string, pid: number) => boolean, env: Record<string, string> = cleanEnv()):
+  Promise<{ code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, sent: boolean }> {
+  const preload = fileURLToPath(new URL('../fixtures/tell-loading.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--import', preload, CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   let sent = false
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString()
-    if (!sent && stderr.includes('loading libp2p\n')) {
+  const check = (): void => {
+    if (!sent && child.pid !== undefined && child.exitCode === null && when(stderr, child.pid)) {
       sent = true
-      child.kill('SIGTERM')
+      child.kill(signal)
     }
-  })
+  }
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); check() })
+  const poll = setInterval(check, 10)
   const kill = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => { child.on('exit', (c, s) => { resolve([c, s]) }) })
+  const [code, exitSignal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => { child.on('exit', (c, s) => { resolve([c, s]) }) })
+  clearInterval(poll)
   clearTimeout(kill)
-  assert.ok(sent, `no signal sent: ${stderr}`)
-  assert.equal({ code, signal }, { code: 0, signal: null }, `${stdout}${stderr}`)
-  const events = stdout.trim().split('\n').map(line => (JSON.parse(line) as { event: string }).event)
-  assert.equal(events.slice(-2), ['stopping', 'stopped'], stdout)
+  return { code, signal: exitSignal, stdout, stderr, sent }
+}
+
+const START = ['start', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0']
+
+cli('a SIGTERM while start is still loading libp2p stops it cleanly with exit 0', async () => {
+  const r = await signalled(START, 'SIGTERM', stderr => stderr.includes('loading libp2p\n'), cleanEnv({ TELL_LOADING: 'libp2p' }))
+  assert.ok(r.sent, `no signal sent: ${r.stderr}`)
+  assert.equal({ code: r.code, signal: r.signal }, { code: 0, signal: null }, `${r.stdout}${r.stderr}`)
+  const events = r.stdout.trim().split('\n').map(line => (JSON.parse(line) as { event: string }).event)
+  assert.equal(events.slice(-2), ['stopping', 'stopped'], r.stdout)
+})
+
+cli('a SIGTERM while start waits for its swarm key from a pipe ends it at once, with nothing started', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'repram-fifo-'))
+  try {
+    const fifo = join(dir, 'swarm.key')
+    spawnSync('mkfifo', [fifo])
+    // Once one of its threads waits for a writer at the pipe (there will be none).
+    const reading = (_stderr: string, pid: number): boolean => {
+      try {
+        return readdirSync(`/proc/${pid}/task`).some(tid => { try { return readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') === 'wait_for_partner' } catch { return false } })
+      } catch { return false }
+    }
+    const r = await signalled([...START, '--psk', fifo], 'SIGTERM', reading)
+    assert.ok(r.sent, `no signal sent: ${r.stderr}`)
+    // The signal's own effect: the read of the pipe would hold a clean exit for ever.
+    assert.equal({ code: r.code, signal: r.signal }, { code: null, signal: 'SIGTERM' }, `${r.stdout}${r.stderr}`)
+    assert.is(r.stdout, '')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+cli('a Ctrl-C while status (one table) is still loading ends it, as a signal ends any short command', async () => {
+  // A node that never answers: without the signal, status would wait for its timeout, then print.
+  const { server, port } = await listening()
+  try {
+    const r = await signalled(['status', '--url', `http://127.0.0.1:${port}`], 'SIGINT', stderr => stderr.includes('loading ./commands/status.ts\n'),
+      cleanEnv({ TELL_LOADING: './commands/status.ts' }))
+    assert.ok(r.sent, `no signal sent: ${r.stderr}`)
+    assert.equal({ code: r.code, signal: r.signal }, { code: null, signal: 'SIGINT' }, `${r.stdout}${r.stderr}`)
+    assert.is(r.stdout, '')
+  } finally {
+    server.close()
+  }
 })
 
 cli.run()

@@ -7,6 +7,7 @@ import { parseCommandLine } from '../args.ts'
 import { CommandError, UsageError, EXIT } from '../errors.ts'
 import { clockTime, formatBytes, previewValue, shortPeerId } from '../format.ts'
 import { SCRIPT_ENDED, describeInterrupt, onInterrupt } from '../signals.ts'
+import type { Interrupt } from '../signals.ts'
 import { flagForField, resolveStartOptions, startFlagsHelp, startParseOptions } from '../start-options.ts'
 import type { Env } from '../args.ts'
 import type { StartDefaults, StartOptions, HttpOptions } from '../start-options.ts'
@@ -109,10 +110,34 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
   if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
     throw new CommandError(`running a node needs Node.js 22 or later; this is ${process.version}`)
   }
-  const psk = await readPsk(opts)
-
   const emit = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
     process.stdout.write(opts.json ? JSON.stringify({ event, time: Date.now(), ...fields }) + '\n' : `${clockTime()}  ${text}\n`)
+  }
+  // Listen for signals before the slow part (the swarm key, which may be a pipe that waits; libp2p's
+  // loading; the start), so that Ctrl-C or SIGTERM then still stops cleanly.
+  const interrupt = onInterrupt()
+  try {
+    return await runNode(opts, emit, interrupt)
+  } finally {
+    interrupt.dispose()
+  }
+}
+
+type Emit = (event: string, text: string, fields?: Record<string, unknown>) => void
+
+async function runNode (opts: StartOptions, emit: Emit, interrupt: Interrupt): Promise<number> {
+  const interrupted = interrupt.signal
+  const stopping = (): void => {
+    const reason = interrupted.reason
+    emit('stopping', `${describeInterrupt(reason)}, stopping…`, reason === SCRIPT_ENDED ? { reason: 'script ended' } : { signal: String(reason) })
+  }
+  const psk = await unlessAborted(readPsk(opts), interrupted)
+  if (interrupted.aborted) {
+    // Nothing to stop yet, and a read of a pipe that nobody writes to would hold the process at
+    // its exit: the signal's own effect ends it (SIGTERM's for an npm script that ended).
+    interrupt.dispose()
+    process.kill(process.pid, interrupted.reason === SCRIPT_ENDED ? 'SIGTERM' : interrupted.reason as NodeJS.Signals)
+    return await new Promise<never>(() => {})
   }
 
   const { RepramNode } = await import('../../index.ts')
@@ -152,20 +177,18 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
     }
   }
 
-  // Listen for signals before the slow part, so Ctrl-C during startup still stops cleanly.
-  const interrupt = onInterrupt()
   let server: HttpServer | undefined
   const shutdown = new AbortController()
   try {
     // Not started at all when the signal came while the command was loading.
-    if (!interrupt.signal.aborted) {
+    if (!interrupted.aborted) {
       try {
         await node.start()
       } catch (err) {
         if (errorName(err) === 'InvalidConfigError') throw configUsageError(err)
         throw new CommandError(`cannot start the node: ${String((err as Error)?.message ?? err)}`, { cause: err })
       }
-      if (opts.http !== false && !interrupt.signal.aborted) {
+      if (opts.http !== false && !interrupted.aborted) {
         // Held like the peer events: the startup lines (`started` with --json) come first.
         server = await serveHttp(node, opts.http, shutdown.signal, text => { log('notice', text, { message: text }) })
       }
@@ -174,18 +197,31 @@ export async function runStart (argv: string[], env: Env, defaults: StartDefault
       startupPrinted = true
 
       await new Promise<void>(resolve => {
-        if (interrupt.signal.aborted) resolve()
-        else interrupt.signal.addEventListener('abort', () => { resolve() }, { once: true })
+        if (interrupted.aborted) resolve()
+        else interrupted.addEventListener('abort', () => { resolve() }, { once: true })
       })
     }
-    const reason = interrupt.signal.reason
-    emit('stopping', `${describeInterrupt(reason)}, stopping…`, reason === SCRIPT_ENDED ? { reason: 'script ended' } : { signal: String(reason) })
+    stopping()
   } finally {
     await stopAll(node, server, shutdown)
-    interrupt.dispose()
   }
   emit('stopped', 'stopped')
   return EXIT.ok
+}
+
+/** What `work` resolves to, or `undefined` as soon as `signal` aborts (the work goes on unheard). */
+async function unlessAborted<T> (work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return undefined
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<undefined>(resolve => {
+    onAbort = () => { resolve(undefined) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+  }
 }
 
 /**
