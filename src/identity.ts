@@ -2,9 +2,9 @@
  * Node identity and swarm keys: a persistent private key file (so the peer
  * id survives restarts) and pre-shared keys for private swarms.
  */
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { generateKey } from '@libp2p/pnet'
 import { InvalidConfigError } from './errors.ts'
@@ -44,8 +44,12 @@ export async function loadOrCreateIdentity (path: string): Promise<PrivateKey> {
   }
 }
 
-/** Identity files claimed by running nodes of this process (absolute paths). */
-const claimed = new Set<string>()
+/**
+ * Identity files claimed by running nodes of this process, by real path.
+ * Kept on the global object: two copies of this module in one process (two
+ * versions of the package) share it.
+ */
+const claimed: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('repram.identity.claimed')] ??= new Set<string>()) as Set<string>
 
 /**
  * Claims the identity file at `path` for one running node, and resolves to
@@ -53,47 +57,101 @@ const claimed = new Set<string>()
  * identity have one peer id: the network takes them for one peer (one of
  * them never joins) and their writes for one writer's. So a second node,
  * in this process or another on this machine, is refused with
- * `InvalidConfigError`. Across processes the claim is a file beside the
- * key, `<path>.lock`, holding the pid: a lock left by a process that has
- * ended is taken over. Where no lock file can be written (a read-only
+ * `InvalidConfigError`.
+ *
+ * Across processes the claim is a file beside the key, `<path>.lock`,
+ * holding the pid. It appears whole or not at all (written aside, then
+ * linked into place), so a lock is never seen half-written. One left by a
+ * process that has ended is taken over: moved aside under a name of this
+ * claim's own first (one mover wins), then checked to be that very lock; a
+ * live lock moved by mistake is put back. A claim's release deletes the
+ * lock only while it still holds this process's pid. A lock holding this
+ * very pid that no claim of this process made was left by an earlier
+ * process under the same pid (a container's first process, restarted) and
+ * is taken over too. Where no lock file can be written (a read-only
  * directory), nodes are not kept apart across processes.
  */
 export async function claimIdentity (path: string): Promise<() => Promise<void>> {
-  const full = resolve(path)
+  const full = join(await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path))), basename(path))
   if (claimed.has(full)) {
     throw new InvalidConfigError('identityFile', `${path} is in use by another node of this process: give each node an identity file of its own`)
   }
   claimed.add(full)
-  const release = async (): Promise<void> => { claimed.delete(full) }
-  const lock = `${full}.lock`
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await writeFile(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
-        return async () => {
-          claimed.delete(full)
-          await unlink(lock).catch(() => {})
-        }
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
-        if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return release
-        if (code !== 'EEXIST') throw new InvalidConfigError('identityFile', `cannot lock ${path}: ${(err as Error).message}`)
-      }
-      const pid = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10)
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid)) {
-        throw new InvalidConfigError('identityFile', `${path} is in use by process ${pid} (see ${lock}): give each node an identity file of its own, or delete that file if process ${pid} is not a REPRAM node`)
-      }
-      // Left by a process that has ended (or by an earlier run under this pid): taken over.
-      await unlink(lock).catch(() => {})
+    const lock = `${full}.lock`
+    if (!await lockFile(path, lock)) return async () => { claimed.delete(full) }
+    return async () => {
+      claimed.delete(full)
+      if (await readPid(lock) === process.pid) await unlink(lock).catch(() => {})
     }
-    throw new InvalidConfigError('identityFile', `cannot lock ${path}: ${lock} keeps coming back`)
   } catch (err) {
     claimed.delete(full)
     throw err
   }
 }
 
+/** Takes the lock file `lock` (see `claimIdentity`); false when the directory takes no file. */
+async function lockFile (path: string, lock: string): Promise<boolean> {
+  const mine = `${lock}.${process.pid}.${randomBytes(6).toString('hex')}`
+  try {
+    await writeFile(mine, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return false
+    throw new InvalidConfigError('identityFile', `cannot lock ${path}: ${(err as Error).message}`)
+  }
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await link(mine, lock)
+        return true
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (NO_LINKS.has(code ?? '')) return false // no hard links: no lock either
+        if (code !== 'EEXIST') throw new InvalidConfigError('identityFile', `cannot lock ${path}: ${(err as Error).message}`)
+      }
+      const pid = await readPid(lock)
+      if (pid === undefined) continue // gone meanwhile: try again
+      if (pid !== process.pid && isRunning(pid)) {
+        throw new InvalidConfigError('identityFile', `${path} is in use by process ${pid} (see ${lock}): give each node an identity file of its own, or delete that file if process ${pid} is not a REPRAM node`)
+      }
+      await takeOver(lock, pid)
+    }
+    throw new InvalidConfigError('identityFile', `cannot lock ${path}: ${lock} keeps changing hands`)
+  } finally {
+    await unlink(mine).catch(() => {})
+  }
+}
+
+/** Moves aside a lock left by ended process `pid`, unless it turns out to be another claim's by then. */
+async function takeOver (lock: string, pid: number): Promise<void> {
+  const aside = `${lock}.${process.pid}.${randomBytes(6).toString('hex')}.old`
+  try {
+    await rename(lock, aside)
+  } catch {
+    return // moved by another claim meanwhile
+  }
+  if (!Object.is(await readPid(aside), pid)) {
+    // A claim made since the check: it goes back (unless yet another took the place meanwhile).
+    await link(aside, lock).catch(() => {})
+  }
+  await unlink(aside).catch(() => {})
+}
+
+/** The pid a lock file holds; NaN for one that holds none (not written by a claim: taken as held by nobody living), undefined when there is no file. */
+async function readPid (lock: string): Promise<number | undefined> {
+  let text: string
+  try {
+    text = await readFile(lock, 'utf8')
+  } catch {
+    return undefined
+  }
+  const pid = Number.parseInt(text, 10)
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : Number.NaN
+}
+
 function isRunning (pid: number): boolean {
+  if (!Number.isSafeInteger(pid)) return false
   try {
     process.kill(pid, 0)
     return true

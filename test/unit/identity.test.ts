@@ -4,8 +4,9 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { spawnSync } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
@@ -66,6 +67,53 @@ test('claimIdentity: one claim at a time in a process; a lock of a running proce
     const taken = await claimIdentity(path)
     assert.is((await readFile(`${path}.lock`, 'utf8')).trim(), String(process.pid))
     await taken()
+  })
+})
+
+/** Starts `n` processes claiming `path` at once; resolves to what each said, once all have said it, then lets them go. */
+async function claimAtOnce (path: string, n: number): Promise<string[]> {
+  const fixture = fileURLToPath(new URL('../fixtures/claim-identity.ts', import.meta.url))
+  const children = Array.from({ length: n }, () => spawn(process.execPath, [fixture, path], { stdio: ['pipe', 'pipe', 'inherit'] }))
+  try {
+    return await Promise.all(children.map(async child => await new Promise<string>((resolve, reject) => {
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('\n')) resolve(out.trim())
+      })
+      child.on('exit', code => { reject(new Error(`a claiming process exited (${String(code)}) before saying anything`)) })
+    })))
+  } finally {
+    for (const child of children) child.stdin.end()
+    await Promise.all(children.map(async child => { if (child.exitCode === null) await new Promise(resolve => child.on('exit', resolve)) }))
+  }
+}
+
+test('claimIdentity: of processes claiming one identity at once, one wins, with no lock or a lock left by an ended process', async () => {
+  await inTempDir(async dir => {
+    const path = join(dir, 'node.key')
+    const ended = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout
+    for (let trial = 0; trial < 6; trial++) {
+      if (trial % 2 === 1) await writeFile(`${path}.lock`, ended)
+      const said = await claimAtOnce(path, 6)
+      assert.is(said.filter(s => s === 'claimed').length, 1, `trial ${trial}: ${said.join(' | ')}`)
+      for (const s of said.filter(s => s !== 'claimed')) assert.match(s, /^refused invalid option identityFile: .* is in use by process \d+/)
+      assert.equal((await readdir(dir)).filter(f => f !== 'node.key.lock'), [], 'nothing else left behind')
+    }
+  })
+})
+
+test('claimIdentity: one file reached by two paths is one claim; a release leaves a lock that is no longer its own', async () => {
+  await inTempDir(async dir => {
+    await mkdir(join(dir, 'real'))
+    await symlink(join(dir, 'real'), join(dir, 'alias'))
+    const release = await claimIdentity(join(dir, 'real', 'node.key'))
+    const err = await claimIdentity(join(dir, 'alias', 'node.key')).then(() => undefined, (e: Error) => e)
+    assert.instance(err, InvalidConfigError)
+    // Taken over meanwhile by another process (as after this one was taken for ended): its lock stays.
+    await writeFile(join(dir, 'real', 'node.key.lock'), `${process.ppid}\n`)
+    await release()
+    assert.is((await readFile(join(dir, 'real', 'node.key.lock'), 'utf8')).trim(), String(process.ppid))
   })
 })
 
