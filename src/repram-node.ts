@@ -284,9 +284,11 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       log: logger('repram:gossip')
     })
     try {
+      // The sync protocol is registered before the node listens: a peer connecting at once (a
+      // restart, its peers redialling) learns it from identify, which it asks only once.
+      await sync.start()
       await libp2p.start()
       gossip.start()
-      await sync.start()
       const topologyId = await libp2p.register(ids.sync, {
         onConnect: (peer) => { this.onPeerConnect(peer) },
         onDisconnect: (peer) => { this.onPeerDisconnect(peer) }
@@ -316,7 +318,9 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
       }
       this.log('started %s on %a', peerId, libp2p.getMultiaddrs())
     } catch (err) {
+      await sync.stop()
       await Promise.resolve(libp2p.stop()).catch(() => {})
+      cancelAddressUpdate(libp2p)
       if ((err as Error).name === 'UnsupportedListenAddressesError') {
         // libp2p's message names each address with its cause, after a line of advice on libp2p's own options.
         const causes = (err as Error).message.split('\n').slice(1).map(l => l.trim()).filter(l => l !== '' && !l.startsWith('at '))

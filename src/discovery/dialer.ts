@@ -171,6 +171,11 @@ export class PeerDialer {
     }
     const list = [addr]
     this.kept.set(id, list)
+    // Kept once connected (a node's `dial()`): identify has run already.
+    const peer = peerIdFromString(id)
+    if (this.init.libp2p.getConnections(peer).length > 0) {
+      this.init.libp2p.peerStore.get(peer).then(p => { if (p.protocols.length > 0) this.checkProtocols(id, p.protocols) }, () => {})
+    }
     this.keepLoop(list, id, signal).catch(err => {
       this.init.counters.backgroundErrors++
       this.init.log.error('the loop keeping %s connected ended - %e', addr, err)
@@ -272,14 +277,16 @@ export class PeerDialer {
     this.backoff.delete(peerId.toString())
     this.refused.delete(peerId.toString())
     this.settling.get(connection)?.(true)
-    const id = peerId.toString()
-    if (this.kept.has(id) && !protocols.includes(this.init.protocol) && !this.foreign.has(id)) {
-      // Connected, and so kept, but it will never join: say why, or it looks like a silent failure.
-      this.foreign.add(id)
-      const message = `peer ${id}, a bootstrap or dialled peer, is not a REPRAM node of this network: it does not speak ${this.init.protocol} (another network name or version, or not a REPRAM node)`
-      this.init.log.error(message)
-      this.init.warn(message)
-    }
+    if (this.kept.has(peerId.toString())) this.checkProtocols(peerId.toString(), protocols)
+  }
+
+  /** A kept peer that identified without the network's protocol stays connected but never joins: say why, once, or it looks like a silent failure. */
+  private checkProtocols (id: string, protocols: string[]): void {
+    if (protocols.includes(this.init.protocol) || this.foreign.has(id)) return
+    this.foreign.add(id)
+    const message = `peer ${id}, a bootstrap or dialled peer, is not a REPRAM node of this network: it does not speak ${this.init.protocol} (another network name or version, or not a REPRAM node)`
+    this.init.log.error(message)
+    this.init.warn(message)
   }
 
   /** A connection closed: if before identify ran on it, and not by our own block, the peer is refusing this node. */

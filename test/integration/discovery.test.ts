@@ -196,10 +196,16 @@ test('a bootstrap peer of another network is reported once, by a process warning
     assert.match(warnings[0].message, other.peerId)
     assert.match(warnings[0].message, /is not a REPRAM node of this network: it does not speak \/repram\/repram\/sync\//)
     assert.equal(a.peers, [])
+    // The same through dial(), which keeps the peer once connected (identify has run by then).
+    const c = await startNode()
+    started.push(c)
+    assert.is(await c.dial(other.multiaddrs[0]), true)
+    await waitFor(() => warnings.length >= 2, { message: 'the warning of the dialled peer' })
+    assert.match(warnings[1].message, other.peerId)
   } finally {
     process.off('warning', onWarning)
   }
-  assert.is(warnings.length, 1)
+  assert.is(warnings.length, 2)
 })
 
 test('a second node with a running node\'s identityFile does not start: InvalidConfigError; it starts once the first stopped', async () => {

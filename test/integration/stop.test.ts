@@ -33,4 +33,11 @@ for (const args of [[], ['--dht']]) {
   })
 }
 
+test('a node whose start failed leaves nothing running either', async () => {
+  const { code, stdout, stderr } = await run(['--failed-start'])
+  assert.ok(stdout.includes('"event":"stopped"'), `the start did not fail as it should: ${stdout}${stderr}`)
+  assert.not.ok(stdout.includes('"event":"alive"'), `still running 800 ms after the failed start: ${stdout}`)
+  assert.is(code, 0, stderr)
+})
+
 test.run()
