@@ -368,6 +368,12 @@ export class PeerDialer {
     const peerId = peerIdFromString(id)
     let delay = BACKOFF_MIN_MS
     let turn = 0
+    // Woken by `redial` for a dial at once: during the wait, or during an attempt (then no wait follows).
+    const wake: { requested: boolean, during?: AbortController } = { requested: false }
+    this.wakers.set(id, () => {
+      wake.requested = true
+      wake.during?.abort()
+    })
     while (!signal.aborted) {
       const connected = this.init.libp2p.getConnections(peerId).length > 0
       let outcome: DialOutcome = 'connected'
@@ -378,11 +384,17 @@ export class PeerDialer {
       } else if (outcome === 'connected') {
         delay = BACKOFF_MIN_MS
       } // skipped (blocked, refusing, already dialling): no dial failed, the backoff stays
-      // Woken early by `redial`, for a dial at once.
-      const woken = new AbortController()
-      this.wakers.set(id, () => { woken.abort() })
-      await sleep(connected ? 1000 : delay, AbortSignal.any([signal, woken.signal]))
-      if (woken.signal.aborted) delay = BACKOFF_MIN_MS
+      if (wake.requested) {
+        wake.requested = false
+      } else {
+        wake.during = new AbortController()
+        await sleep(connected ? 1000 : delay, AbortSignal.any([signal, wake.during.signal]))
+        wake.during = undefined
+      }
+      if (wake.requested) {
+        wake.requested = false
+        delay = BACKOFF_MIN_MS
+      }
     }
     this.wakers.delete(id)
   }

@@ -12,14 +12,17 @@
  * the next sync round, and quorum writes fail.
  *
  * So once a connection to a gossip peer closes while another stays open,
- * this checks (after the streams of the closed connection have closed)
- * whether gossipsub still has its stream to the peer. If not, it closes
+ * this checks (a moment later, when the streams of the closed connection
+ * have closed) whether gossipsub still has its stream to the peer. If not, it closes
  * the peer's other connections too, and dials the peer again at once: the
  * peer leaves and joins again (events, a sync round on joining), and
  * gossipsub opens a new stream. The peer, seeing the same, may dial too;
  * two connections again are no harm.
  */
 import type { Connection, Libp2p, Logger, PeerId } from '@libp2p/interface'
+
+/** How long after a connection closed its peer's gossip stream is checked, ms. */
+const CHECK_DELAY_MS = 200
 
 export interface GossipLinksInit {
   libp2p: Libp2p
@@ -61,11 +64,12 @@ export class GossipLinks {
   private readonly onClose = (evt: CustomEvent<Connection>): void => {
     const peer = evt.detail.remotePeer
     if (this.init.libp2p.getConnections(peer).length === 0) return // a disconnect: gossipsub forgets the peer
-    // A macrotask later: the closed connection's streams have closed, and gossipsub has let go of its stream.
+    // A little later: the closed connection's streams have closed, and gossipsub has let go of its
+    // stream; and a peer that is stopping has closed its other connections too (no reconnect then).
     const timer = setTimeout(() => {
       this.checks.delete(timer)
       this.check(peer)
-    }, 0)
+    }, CHECK_DELAY_MS)
     this.checks.add(timer)
   }
 
