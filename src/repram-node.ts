@@ -280,7 +280,6 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
     const links = new GossipLinks({
       libp2p,
       pubsub: libp2p.services.pubsub,
-      redial: async (peer) => await dialer.dial(peer),
       log: logger('repram:gossip')
     })
     try {

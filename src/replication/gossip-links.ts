@@ -13,11 +13,14 @@
  *
  * So once a connection to a gossip peer closes while another stays open,
  * this checks (a moment later, when the streams of the closed connection
- * have closed) whether gossipsub still has its stream to the peer. If not, it closes
- * the peer's other connections too, and dials the peer again at once: the
- * peer leaves and joins again (events, a sync round on joining), and
- * gossipsub opens a new stream. The peer, seeing the same, may dial too;
- * two connections again are no harm.
+ * have closed) whether gossipsub still has its stream to the peer. If not,
+ * it aborts the peer's other connections too (not a graceful close, which
+ * waits on a peer that may be unreachable: the first connection may have
+ * died of a partition that the others have not noticed yet). The peer then
+ * leaves, and is dialled again as any dropped peer is (libp2p's reconnect
+ * queue for a peer dialled before, a bootstrap or `dial()` loop, the next
+ * mDNS announcement, or the peer dialling back): it joins again (events, a
+ * sync round on joining), and gossipsub opens a new stream.
  */
 import type { Connection, Libp2p, Logger, PeerId } from '@libp2p/interface'
 
@@ -33,8 +36,6 @@ export interface GossipLinksInit {
    * test/integration/discovery.test.ts fails).
    */
   pubsub: { getPeers: () => PeerId[] }
-  /** Dials the peer again (by id, addresses from the peer store); never rejects. */
-  redial: (peer: PeerId) => Promise<unknown>
   log: Logger
 }
 
@@ -79,10 +80,8 @@ export class GossipLinks {
     if (!this.running || libp2p.getConnections(peer).length === 0) return
     const streams = (pubsub as { streamsOutbound?: unknown }).streamsOutbound
     if (!(streams instanceof Map) || streams.has(id) || !pubsub.getPeers().some(p => p.equals(peer))) return
-    log('the connection carrying gossip to %p closed, another stays open: reconnecting to it', peer)
-    libp2p.hangUp(peer)
-      .catch((err: Error) => { log('closing the connections to %p failed - %s', peer, err.message) })
-      .then(async () => { if (this.running) await this.init.redial(peer) })
-      .catch(() => {})
+    log('the connection carrying gossip to %p closed, another stays open: dropping it too, to connect anew', peer)
+    const err = new Error('the connection carrying gossip to this peer closed; connecting anew')
+    for (const connection of libp2p.getConnections(peer)) connection.abort(err)
   }
 }
