@@ -25,30 +25,23 @@ export function keyedStringHash (key: Uint32Array = sipKey()): (s: string) => nu
     let v2 = 0x6c796765 ^ k0
     let v3 = 0x74656462 ^ k1
     const n = s.length
-    let i = 0
-    for (; i + 1 < n; i += 2) {
-      const m = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)
-      v3 ^= m
+    // One SipRound per 32-bit word (two code units; the last word holds the odd code unit, if
+    // any, and the length, as SipHash ends with the length), then three more to finish.
+    const words = (n >> 1) + 1
+    for (let w = 0; w < words + 3; w++) {
+      let m = 0
+      if (w < words) {
+        const i = 2 * w
+        m = i + 1 < n ? s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16) : (i < n ? s.charCodeAt(i) : 0) | (n << 24)
+        v3 ^= m
+      } else if (w === words) {
+        v2 ^= 0xff
+      }
       v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16)
       v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2
       v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0
       v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16)
       v0 ^= m
-    }
-    // The last code unit (if the length is odd) and the length, as SipHash ends with the length.
-    const m = (i < n ? s.charCodeAt(i) : 0) | (n << 24)
-    v3 ^= m
-    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16)
-    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2
-    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0
-    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16)
-    v0 ^= m
-    v2 ^= 0xff
-    for (let r = 0; r < 3; r++) {
-      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16)
-      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2
-      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0
-      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16)
     }
     return (v1 ^ v3) >>> 0
   }
