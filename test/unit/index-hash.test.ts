@@ -55,14 +55,14 @@ test('keys colliding on the digest hash spread over the index', () => {
   const index = new KeyIndex()
   const refs: string[] = []
   colliding.forEach((key, slot) => { refs[2 * slot] = key; index.insert(indexHash(key), slot) })
-  assert.ok(longestRun(index) < 40, `longest probe run ${longestRun(index)} of 4096 keys`)
+  assert.ok(longestRun(index) < 256, `longest probe run ${longestRun(index)} of 4096 keys`) // 17-69 in 200 draws of the secret; all 4096 on one hash
   colliding.forEach((key, slot) => { assert.is(index.find(key, indexHash(key), refs), slot) })
 })
 
 test('a store holding keys colliding on the digest hash finds each in a short probe run', () => {
   const store = new MemoryStore({ clock: () => 1000, maxEntries: 10_000, maxBytes: 1 << 24 })
   for (const key of colliding) store.apply(put(key, key))
-  assert.ok(longestRun((store as unknown as { index: KeyIndex }).index) < 40)
+  assert.ok(longestRun((store as unknown as { index: KeyIndex }).index) < 256)
   for (const key of colliding) assert.ok(store.has(key), key)
   // Deletes move cells back within the run (backward shift): the rest are still found.
   for (const key of colliding.slice(0, 2048)) store.apply(del(key, { wall: 1001 }))
