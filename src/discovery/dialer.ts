@@ -172,9 +172,10 @@ export class PeerDialer {
     const list = [addr]
     this.kept.set(id, list)
     // Kept once connected (a node's `dial()`): identify has run already.
+    // (Only once identify has run over a connection: the peer store may hold a partial list before.)
     const peer = peerIdFromString(id)
-    if (this.init.libp2p.getConnections(peer).length > 0) {
-      this.init.libp2p.peerStore.get(peer).then(p => { if (p.protocols.length > 0) this.checkProtocols(id, p.protocols) }, () => {})
+    if (this.init.libp2p.getConnections(peer).some(c => this.identified.has(c))) {
+      this.init.libp2p.peerStore.get(peer).then(p => { this.checkProtocols(id, p.protocols) }, () => {})
     }
     this.keepLoop(list, id, signal).catch(err => {
       this.init.counters.backgroundErrors++
@@ -386,6 +387,7 @@ export class PeerDialer {
       } // skipped (blocked, refusing, already dialling): no dial failed, the backoff stays
       if (wake.requested) {
         wake.requested = false
+        delay = BACKOFF_MIN_MS
       } else {
         wake.during = new AbortController()
         await sleep(connected ? 1000 : delay, AbortSignal.any([signal, wake.during.signal]))

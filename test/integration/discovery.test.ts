@@ -190,6 +190,13 @@ test('a bootstrap peer of another network is reported once, by a process warning
   const onWarning = (w: Error): void => { if ((w as { code?: string }).code === 'REPRAM_PEER_MISMATCH') warnings.push(w) }
   process.on('warning', onWarning)
   try {
+    // Two REPRAM nodes dialling each other, the second dial over a connection the first opened: no warning.
+    const x = await startNode()
+    const y = await startNode()
+    started.push(x, y)
+    assert.is(await y.dial(x.multiaddrs[0]), true)
+    assert.is(await x.dial(y.multiaddrs[0]), true)
+    await waitFor(() => x.peers.includes(y.peerId) && y.peers.includes(x.peerId), { message: 'x and y to join' })
     const a = await startNode({ bootstrap: [other.multiaddrs[0]] })
     started.push(a)
     await waitFor(() => warnings.length >= 1, { message: 'the warning' })

@@ -93,9 +93,9 @@ test('claimIdentity: of processes claiming one identity at once, one wins, with 
   await inTempDir(async dir => {
     const path = join(dir, 'node.key')
     const ended = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout
-    for (let trial = 0; trial < 6; trial++) {
+    for (let trial = 0; trial < 8; trial++) {
       if (trial % 2 === 1) await writeFile(`${path}.lock`, ended)
-      const said = await claimAtOnce(path, 6)
+      const said = await claimAtOnce(path, 8)
       assert.is(said.filter(s => s === 'claimed').length, 1, `trial ${trial}: ${said.join(' | ')}`)
       for (const s of said.filter(s => s !== 'claimed')) assert.match(s, /^refused invalid option identityFile: .* is in use by process \d+/)
       assert.equal((await readdir(dir)).filter(f => f !== 'node.key.lock'), [], 'nothing else left behind')
@@ -107,9 +107,13 @@ test('claimIdentity: one file reached by two paths is one claim; a release leave
   await inTempDir(async dir => {
     await mkdir(join(dir, 'real'))
     await symlink(join(dir, 'real'), join(dir, 'alias'))
+    await writeFile(join(dir, 'real', 'node.key'), 'a key')
+    await symlink(join(dir, 'real', 'node.key'), join(dir, 'link.key'))
     const release = await claimIdentity(join(dir, 'real', 'node.key'))
-    const err = await claimIdentity(join(dir, 'alias', 'node.key')).then(() => undefined, (e: Error) => e)
-    assert.instance(err, InvalidConfigError)
+    for (const other of [join(dir, 'alias', 'node.key'), join(dir, 'link.key')]) {
+      const err = await claimIdentity(other).then(() => undefined, (e: Error) => e)
+      assert.instance(err, InvalidConfigError, other)
+    }
     // Taken over meanwhile by another process (as after this one was taken for ended): its lock stays.
     await writeFile(join(dir, 'real', 'node.key.lock'), `${process.ppid}\n`)
     await release()
@@ -131,6 +135,21 @@ async function withLinkFailing (code: string, fn: () => Promise<void>): Promise<
     syncBuiltinESMExports()
   }
 }
+
+test('on a file system without hard links, the identity lock is created exclusively, and a live one refuses', async () => {
+  await inTempDir(async dir => {
+    const path = join(dir, 'node.key')
+    await withLinkFailing('EPERM', async () => {
+      const release = await claimIdentity(path)
+      assert.is((await readFile(`${path}.lock`, 'utf8')).trim(), String(process.pid))
+      await release()
+      await writeFile(`${path}.lock`, `${process.ppid}\n`)
+      const err = await claimIdentity(path).then(() => undefined, (e: Error) => e)
+      assert.instance(err, InvalidConfigError)
+      assert.match(err!.message, new RegExp(`in use by process ${process.ppid}`))
+    })
+  })
+})
 
 test('on a file system without hard links, the key file is created in place, whole, and read back on the next start', async () => {
   await inTempDir(async dir => {
