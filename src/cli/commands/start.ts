@@ -131,13 +131,19 @@ async function runNode (opts: StartOptions, emit: Emit, interrupt: Interrupt): P
     const reason = interrupted.reason
     emit('stopping', `${describeInterrupt(reason)}, stopping…`, reason === SCRIPT_ENDED ? { reason: 'script ended' } : { signal: String(reason) })
   }
-  const psk = await unlessAborted(readPsk(opts), interrupted)
+  let reading = opts.pskFile !== undefined
+  const psk = reading ? await unlessAborted(readPsk(opts).finally(() => { reading = false }), interrupted) : undefined
   if (interrupted.aborted) {
-    // Nothing to stop yet, and a read of a pipe that nobody writes to would hold the process at
-    // its exit: the signal's own effect ends it (SIGTERM's for an npm script that ended).
-    interrupt.dispose()
-    process.kill(process.pid, interrupted.reason === SCRIPT_ENDED ? 'SIGTERM' : interrupted.reason as NodeJS.Signals)
-    return await new Promise<never>(() => {})
+    if (reading) {
+      // Nothing to stop yet, and a read of a pipe that nobody writes to would hold the process at
+      // its exit: the signal's own effect ends it (SIGTERM's for an npm script that ended).
+      interrupt.dispose()
+      process.kill(process.pid, interrupted.reason === SCRIPT_ENDED ? 'SIGTERM' : interrupted.reason as NodeJS.Signals)
+      return await new Promise<never>(() => {})
+    }
+    stopping()
+    emit('stopped', 'stopped')
+    return EXIT.ok
   }
 
   const { RepramNode } = await import('../../index.ts')
