@@ -2,7 +2,7 @@
  * `repram start`: runs a node (and its HTTP API) in the foreground until
  * SIGINT/SIGTERM, then stops it cleanly and exits 0.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { parseCommandLine } from '../args.ts'
 import { CommandError, UsageError, EXIT } from '../errors.ts'
 import { clockTime, formatBytes, previewValue, shortPeerId } from '../format.ts'
@@ -131,8 +131,10 @@ async function runNode (opts: StartOptions, emit: Emit, interrupt: Interrupt): P
     const reason = interrupted.reason
     emit('stopping', `${describeInterrupt(reason)}, stopping…`, reason === SCRIPT_ENDED ? { reason: 'script ended' } : { signal: String(reason) })
   }
-  let reading = opts.pskFile !== undefined
-  const psk = reading ? await unlessAborted(readPsk(opts).finally(() => { reading = false }), interrupted) : undefined
+  // A swarm key in a regular file is read in no time; one from a pipe or a device may never come.
+  const mayWait = opts.pskFile !== undefined && await stat(opts.pskFile.value).then(st => !st.isFile(), () => false)
+  let reading = mayWait
+  const psk = mayWait ? await unlessAborted(readPsk(opts).finally(() => { reading = false }), interrupted) : await readPsk(opts)
   if (interrupted.aborted) {
     if (reading) {
       // Nothing to stop yet, and a read of a pipe that nobody writes to would hold the process at
