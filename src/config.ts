@@ -89,6 +89,8 @@ export interface RepramNodeInit {
   /**
    * Path of a file holding the node's private key (protobuf, as libp2p
    * writes it). Created with a new key when missing, so the peer id survives restarts.
+   * One running node per file: another node's start with it, on this machine,
+   * throws `InvalidConfigError` (see identity-claim.ts).
    */
   identityFile?: string
   /** Time source, epoch ms. For tests. @default Date.now */

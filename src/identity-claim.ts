@@ -34,7 +34,7 @@ import type { Server } from 'node:net'
  */
 export async function claimIdentity (path: string): Promise<() => Promise<void>> {
   const full = await realpath(path).catch(async () => join(await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path))), basename(path)))
-  const name = socketName(createHash('sha256').update(full).digest('hex').slice(0, 32))
+  const { name, isFile } = socketName(createHash('sha256').update(full).digest('hex').slice(0, 32))
   for (let attempt = 0; ; attempt++) {
     const server = createServer(socket => { socket.end(String(process.pid)) })
     const err = await new Promise<NodeJS.ErrnoException | undefined>(resolve => {
@@ -47,7 +47,7 @@ export async function claimIdentity (path: string): Promise<() => Promise<void>>
     }
     if (err.code !== 'EADDRINUSE') throw new InvalidConfigError('identityFile', `cannot claim ${path} for this node: ${err.message}`)
     const holder = await askHolder(name)
-    if (holder === undefined && attempt === 0 && !name.startsWith('\0') && !name.startsWith('\\\\')) {
+    if (holder === undefined && isFile && attempt === 0) {
       await unlink(name).catch(() => {}) // a socket file left by a crash: nobody listens on it
       continue
     }
@@ -56,10 +56,11 @@ export async function claimIdentity (path: string): Promise<() => Promise<void>>
   }
 }
 
-function socketName (hash: string): string {
-  if (process.platform === 'linux') return `\0repram-identity-${hash}`
-  if (process.platform === 'win32') return `\\\\?\\pipe\\repram-identity-${hash}`
-  return join(tmpdir(), `repram-identity-${hash}.sock`)
+/** The claim's name; `isFile` when it is a socket file, which outlives a crash of its listener. */
+function socketName (hash: string): { name: string, isFile: boolean } {
+  if (process.platform === 'linux') return { name: `\0repram-identity-${hash}`, isFile: false }
+  if (process.platform === 'win32') return { name: `\\\\?\\pipe\\repram-identity-${hash}`, isFile: false }
+  return { name: join(tmpdir(), `repram-identity-${hash}.sock`), isFile: true }
 }
 
 /** The pid the claim's holder tells, or `undefined` when nobody answers with one (a socket file without a listener). */

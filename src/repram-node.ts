@@ -65,7 +65,7 @@ interface Running {
   dialer: PeerDialer
   links: GossipLinks
   dht?: DhtRendezvous
-  /** Gives the identity file back (see identity.ts), when one is used. */
+  /** Gives the identity file back (see identity-claim.ts), when one is used. */
   releaseIdentity?: () => Promise<void>
   topologyId: string
   topic: string
@@ -202,7 +202,7 @@ export class RepramNode extends TypedEventEmitter<RepramNodeEvents> {
         ? await loadOrCreateIdentity(config.identityFile)
         : await generateKeyPair('Ed25519')
     }
-    // One running node per identity file (see identity.ts), given back at stop().
+    // One running node per identity file (see identity-claim.ts), given back at stop().
     const release = config.identityFile !== undefined ? await claimIdentity(config.identityFile) : undefined
     try {
       await this.startRun(this.privateKey, release)

@@ -49,24 +49,26 @@ export function holdInterrupts (): void {
 export function releaseInterrupts (): void {
   const state = held
   if (state === undefined) return
-  if (state.received === undefined) {
-    // A signal the system has delivered reaches its listener only at the event loop's next look
-    // at it; with no listener left by then, Node would drop it. One listener stays that long, two
-    // turns of the loop, and gives such a signal its default effect.
-    const reraise = (name: NodeJS.Signals): void => {
-      stopListening()
-      process.kill(process.pid, name)
-    }
-    const stopListening = (): void => {
-      process.off('SIGINT', reraise)
-      process.off('SIGTERM', reraise)
-    }
-    process.on('SIGINT', reraise)
-    process.on('SIGTERM', reraise)
-    setImmediate(() => { setImmediate(stopListening).unref() }).unref()
+  if (state.received !== undefined) {
+    takeHeld()
+    process.kill(process.pid, state.received)
+    return
   }
+  // A signal the system has delivered reaches its listener only at the event loop's next look at
+  // it; with no listener left by then, Node would drop it. One listener stays that long, two turns
+  // of the loop, and gives such a signal its default effect. (Added before the holder's goes.)
+  const reraise = (name: NodeJS.Signals): void => {
+    stopListening()
+    process.kill(process.pid, name)
+  }
+  const stopListening = (): void => {
+    process.off('SIGINT', reraise)
+    process.off('SIGTERM', reraise)
+  }
+  process.on('SIGINT', reraise)
+  process.on('SIGTERM', reraise)
+  setImmediate(() => { setImmediate(stopListening).unref() }).unref()
   takeHeld()
-  if (state.received !== undefined) process.kill(process.pid, state.received)
 }
 
 function takeHeld (): Held | undefined {

@@ -385,10 +385,7 @@ export class PeerDialer {
       } else if (outcome === 'connected') {
         delay = BACKOFF_MIN_MS
       } // skipped (blocked, refusing, already dialling): no dial failed, the backoff stays
-      if (wake.requested) {
-        wake.requested = false
-        delay = BACKOFF_MIN_MS
-      } else {
+      if (!wake.requested) {
         wake.during = new AbortController()
         await sleep(connected ? 1000 : delay, AbortSignal.any([signal, wake.during.signal]))
         wake.during = undefined
